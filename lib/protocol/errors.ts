@@ -1,0 +1,173 @@
+import { CloseCode } from './close-codes.js';
+
+/**
+ * Stable error codes. Each one is listed, with its meaning, in the README's "Error codes"
+ * section; a test keeps the two in step.
+ */
+export const ErrorCode = {
+  // Framing (RFC 6455 §5): the connection is failed with 1002 unless noted.
+  InvalidOpcode: 'ERR_WS_INVALID_OPCODE',
+  ReservedBits: 'ERR_WS_RESERVED_BITS',
+  ControlFrameTooLong: 'ERR_WS_CONTROL_FRAME_TOO_LONG',
+  FragmentedControlFrame: 'ERR_WS_FRAGMENTED_CONTROL_FRAME',
+  MaskRequired: 'ERR_WS_MASK_REQUIRED',
+  UnexpectedMask: 'ERR_WS_UNEXPECTED_MASK',
+  InvalidLength: 'ERR_WS_INVALID_LENGTH',
+  UnexpectedContinuation: 'ERR_WS_UNEXPECTED_CONTINUATION',
+  ExpectedContinuation: 'ERR_WS_EXPECTED_CONTINUATION',
+  InvalidClosePayload: 'ERR_WS_INVALID_CLOSE_PAYLOAD',
+  InvalidCloseCode: 'ERR_WS_INVALID_CLOSE_CODE',
+  // Limits: 1009.
+  FrameTooLarge: 'ERR_WS_FRAME_TOO_LARGE',
+  MessageTooLarge: 'ERR_WS_MESSAGE_TOO_LARGE',
+  // Payload: 1007.
+  InvalidUtf8: 'ERR_WS_INVALID_UTF8',
+  // Others that end a connection.
+  UnsupportedData: 'ERR_WS_UNSUPPORTED_DATA',
+  PolicyViolation: 'ERR_WS_POLICY_VIOLATION',
+  ExtensionRequired: 'ERR_WS_EXTENSION_REQUIRED',
+  ExtensionFailed: 'ERR_WS_EXTENSION_FAILED',
+  Internal: 'ERR_WS_INTERNAL',
+  KeepaliveTimeout: 'ERR_WS_KEEPALIVE_TIMEOUT',
+  // Handshake (HTTP): carries an HTTP status, no close code.
+  Handshake: 'ERR_WS_HANDSHAKE',
+  HandshakeTimeout: 'ERR_WS_HANDSHAKE_TIMEOUT',
+  InvalidHeader: 'ERR_WS_INVALID_HEADER',
+  // Local misuse and lifecycle.
+  InvalidArgument: 'ERR_WS_INVALID_ARGUMENT',
+  ConnectionClosed: 'ERR_WS_CONNECTION_CLOSED',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/**
+ * Root of every error this library raises. `code` is stable across versions; `closeCode`
+ * is set where the error ends a connection and says which Close code is sent for it.
+ */
+export class WebSocketError extends Error {
+  readonly code: ErrorCode;
+  readonly closeCode: number | undefined;
+
+  constructor(code: ErrorCode, message: string, closeCode?: number, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'WebSocketError';
+    this.code = code;
+    this.closeCode = closeCode;
+  }
+}
+
+/**
+ * A violation of RFC 6455 or RFC 7692 by the peer, or a limit it crossed. The connection
+ * is failed with `closeCode` (1002 unless the rule says otherwise).
+ *
+ * @see RFC 6455 §7.1.7 (Fail the WebSocket Connection)
+ */
+export class ProtocolError extends WebSocketError {
+  declare readonly closeCode: number;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    closeCode: number = CloseCode.ProtocolError,
+    options?: ErrorOptions,
+  ) {
+    super(code, message, closeCode, options);
+    this.name = 'ProtocolError';
+  }
+}
+
+/** A header map as both node:http and raw parsers deliver it (lower-case names). */
+export type HeaderMap = Record<string, string | string[] | undefined>;
+
+/**
+ * An opening handshake that failed. On the server side `status` is the HTTP status to
+ * answer with; on the client side it is the status the server answered (0 when no HTTP
+ * answer came), with its headers and a bounded excerpt of its body.
+ *
+ * @see RFC 6455 §4.1 (client requirements), §4.2.2 (server answers)
+ */
+export class HandshakeError extends WebSocketError {
+  readonly status: number;
+  readonly headers: HeaderMap;
+  readonly body: string;
+
+  constructor(
+    message: string,
+    status: number,
+    init: { code?: ErrorCode; headers?: HeaderMap; body?: string; cause?: unknown } = {},
+  ) {
+    super(
+      init.code ?? ErrorCode.Handshake,
+      message,
+      undefined,
+      init.cause === undefined ? undefined : { cause: init.cause },
+    );
+    this.name = 'HandshakeError';
+    this.status = status;
+    this.headers = init.headers ?? {};
+    this.body = init.body ?? '';
+  }
+}
+
+/**
+ * An operation on a connection that has closed, or the report that it closed abnormally.
+ * Carries the codes that were sent and received (undefined where none was).
+ */
+export class ConnectionClosedError extends WebSocketError {
+  readonly codeSent: number | undefined;
+  readonly codeReceived: number | undefined;
+
+  constructor(
+    message: string,
+    init: { codeSent?: number; codeReceived?: number; closeCode?: number; code?: ErrorCode } = {},
+  ) {
+    super(init.code ?? ErrorCode.ConnectionClosed, message, init.closeCode);
+    this.name = 'ConnectionClosedError';
+    this.codeSent = init.codeSent;
+    this.codeReceived = init.codeReceived;
+  }
+}
+
+/** A wrong argument or option given by the application: thrown synchronously, never sent. */
+export class InvalidArgumentError extends WebSocketError {
+  constructor(message: string) {
+    super(ErrorCode.InvalidArgument, message);
+    this.name = 'InvalidArgumentError';
+  }
+}
+
+/**
+ * Maps any error to the Close code that a connection failing with it sends. The one place
+ * where that mapping lives: our own errors carry their code; anything else (a bug, a zlib
+ * failure, an application's error passed to `destroy`) is an internal error, 1011, sent
+ * without reason text so that nothing private leaks to the peer.
+ *
+ * @see RFC 6455 §7.4.1
+ */
+export function closeCodeFor(err: unknown): number {
+  if (err instanceof WebSocketError && err.closeCode !== undefined) return err.closeCode;
+  return CloseCode.InternalError;
+}
+
+/**
+ * Gives the reason text to send with `closeCodeFor(err)`: our own protocol errors explain
+ * themselves (bounded to what fits in a Close frame), everything else sends none.
+ */
+export function closeReasonFor(err: unknown): string {
+  if (!(err instanceof ProtocolError)) return '';
+  return truncateUtf8(err.message, 123);
+}
+
+/** Cuts a string to at most `maxBytes` of UTF-8 without splitting a code point. */
+export function truncateUtf8(text: string, maxBytes: number): string {
+  if (Buffer.byteLength(text) <= maxBytes) return text;
+  let out = '';
+  let bytes = 0;
+  for (const ch of text) {
+    const n = Buffer.byteLength(ch);
+    if (bytes + n > maxBytes) break;
+    out += ch;
+    bytes += n;
+  }
+  return out;
+}
