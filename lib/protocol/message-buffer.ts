@@ -1,0 +1,77 @@
+/**
+ * Gathers the fragments of one message with a bounded per-fragment cost. Large pieces are
+ * kept by reference (no copy); small ones are copied into a shared block, so that a flood
+ * of tiny fragments costs its bytes and not an object each. `heldBytes` is what the
+ * message costs in memory, the figure that limits are checked against.
+ *
+ * @see ../../shared/DESIGN.md §2 (limits bound memory, not legitimate traffic)
+ */
+export class MessageBuffer {
+  static readonly BLOCK_SIZE = 16 * 1024;
+  static readonly SMALL_PIECE = 1024;
+  /** Memory accounted for each piece kept by reference. */
+  static readonly PIECE_OVERHEAD = 64;
+
+  #pieces: Buffer[] = [];
+  #block: Buffer | undefined;
+  #blockUsed = 0;
+  #length = 0;
+
+  /** Payload bytes gathered so far. */
+  get length(): number {
+    return this.#length;
+  }
+
+  /** Bytes of memory held, counting a fixed overhead for each piece kept. */
+  get heldBytes(): number {
+    return this.#length + this.#pieces.length * MessageBuffer.PIECE_OVERHEAD;
+  }
+
+  /** Adds a piece of payload. The piece must not be modified afterwards by the caller. */
+  append(piece: Buffer): void {
+    if (piece.length === 0) return;
+    this.#length += piece.length;
+    if (piece.length >= MessageBuffer.SMALL_PIECE) {
+      this.#sealBlock();
+      this.#pieces.push(piece);
+      return;
+    }
+    if (this.#block === undefined || this.#blockUsed + piece.length > this.#block.length) {
+      this.#sealBlock();
+      this.#block = Buffer.allocUnsafe(MessageBuffer.BLOCK_SIZE);
+    }
+    piece.copy(this.#block, this.#blockUsed);
+    this.#blockUsed += piece.length;
+  }
+
+  /** Returns the whole payload (a view of the only piece when there is one) and resets. */
+  take(): Buffer {
+    this.#sealBlock();
+    const pieces = this.#pieces;
+    const length = this.#length;
+    this.#pieces = [];
+    this.#length = 0;
+    if (pieces.length === 1) return pieces[0]!;
+    if (pieces.length === 0) return Buffer.alloc(0);
+    return Buffer.concat(pieces, length);
+  }
+
+  /** Drops everything gathered. */
+  clear(): void {
+    this.#pieces = [];
+    this.#block = undefined;
+    this.#blockUsed = 0;
+    this.#length = 0;
+  }
+
+  #sealBlock(): void {
+    if (this.#block !== undefined && this.#blockUsed > 0) {
+      const used = this.#block.subarray(0, this.#blockUsed);
+      // A mostly empty block is copied out, so that alternating tiny and large pieces
+      // cannot make each tiny one pin a whole block.
+      this.#pieces.push(this.#blockUsed < this.#block.length / 2 ? Buffer.from(used) : used);
+    }
+    this.#block = undefined;
+    this.#blockUsed = 0;
+  }
+}

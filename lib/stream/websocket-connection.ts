@@ -1,0 +1,777 @@
+import type { Duplex as NodeDuplex } from 'node:stream';
+import { Duplex, Writable } from 'readable-stream';
+import { CloseCode } from '../protocol/close-codes.js';
+import { encodeClosePayload, parseClosePayload } from '../protocol/close-payload.js';
+import {
+  ConnectionClosedError,
+  closeCodeFor,
+  closeReasonFor,
+  ErrorCode,
+  InvalidArgumentError,
+  ProtocolError,
+} from '../protocol/errors.js';
+import type { Frame } from '../protocol/frame.js';
+import { FrameDecoder } from '../protocol/frame-decoder.js';
+import { encodeFrame } from '../protocol/frame-encoder.js';
+import { generateMaskKey } from '../protocol/mask.js';
+import { MessageBuffer } from '../protocol/message-buffer.js';
+import { MessageSequencer } from '../protocol/message-sequencer.js';
+import { isControlOpcode, Opcode } from '../protocol/opcodes.js';
+import type { StreamCallback } from './callbacks.js';
+import {
+  type ConnectionInit,
+  type ResolvedConnectionOptions,
+  resolveConnectionOptions,
+} from './connection-options.js';
+import { IncomingMessageStream } from './incoming-message-stream.js';
+import { Keepalive } from './keepalive.js';
+import { messageToFrames, toBuffer } from './message-fragmenter.js';
+
+/** The transport under a connection: a TCP or TLS socket, an HTTP/2 stream, a test pair. */
+export type Transport = NodeDuplex;
+
+/** What a read yields: a message, a Frame (raw mode) or a message stream (messageStreams). */
+export type IncomingChunk = string | Buffer | Frame | IncomingMessageStream;
+
+/** Options of {@link WebSocketConnection.createMessageStream}. */
+export interface MessageStreamOptions {
+  /** Send a binary message (default) or a text one. */
+  binary?: boolean;
+  /** Bytes buffered by the message stream before its write() returns false. Default: 64 KiB. */
+  highWaterMark?: number;
+}
+
+/** Data frames above this size are taken in pieces as they arrive (assembled or streamed). */
+const STREAMING_THRESHOLD = 64 * 1024;
+
+/** The turn that a message stream holds on the connection's outgoing side. */
+interface StreamTurn {
+  started: boolean;
+  /** Called when the turn comes (the writes before the stream are out). */
+  begin: () => void;
+  /** The connection's write callback for the marker, released when the stream ends. */
+  release: StreamCallback | undefined;
+}
+
+/**
+ * A WebSocket connection as a Duplex stream: one read is one message (`string` for text,
+ * `Buffer` for binary), one write is one message (a string is sent as text, a Buffer or
+ * Uint8Array as binary). Pings are answered, the closing handshake is run, and backpressure
+ * goes end to end: when nothing reads, the connection stops reading its transport.
+ *
+ * - `end()` sends Close 1000 after everything written before it; the readable side keeps
+ *   delivering until the peer's Close. `close(code, reason)` does the same with a code.
+ * - A Close from the peer ends the readable side after the last message and is answered.
+ * - `destroy(err)` sends a Close with the error's code (1011 for errors that are not ours)
+ *   and emits `err`; `terminate()` drops the transport at once.
+ * - Errors caused by the peer (a protocol violation, an abnormal closure) are emitted as
+ *   'error' when something listens for 'error' (a `pipeline` always does); without a
+ *   listener the connection just closes, and the error is kept in `closeError`, so that a
+ *   hostile peer cannot crash a process that forgot its error handler.
+ *
+ * 'close' is emitted with `(closeCode, closeReason)`.
+ *
+ * @see RFC 6455 §5 (framing), §7 (closing)
+ * @example
+ * ```ts
+ * const ws = new WebSocketConnection(socket, { role: 'server' });
+ * ws.pipe(ws); // echo, text stays text and binary stays binary
+ * ```
+ */
+export class WebSocketConnection extends Duplex {
+  /** The subprotocol agreed in the handshake ('' when none). */
+  readonly protocol: string;
+  readonly #transport: Transport;
+  readonly #options: ResolvedConnectionOptions;
+  readonly #mask: boolean;
+  readonly #decoder: FrameDecoder;
+  readonly #sequencer: MessageSequencer;
+  readonly #message = new MessageBuffer();
+  readonly #keepalive: Keepalive | undefined;
+
+  // Inbound state.
+  #text = false;
+  #pieceOpcode: number = Opcode.Continuation;
+  #pieceFin = false;
+  #incoming: IncomingMessageStream | undefined;
+  #readingPaused = false;
+  #inputClosed = false;
+
+  // Outbound state.
+  #corked = false;
+  #pendingPong: Buffer | undefined;
+  #drainWaiters: Array<() => void> = [];
+  #turns = new Map<Buffer | object, StreamTurn>();
+  #activeTurn: StreamTurn | undefined;
+
+  // Closing state.
+  #closeArgs: { code: number; reason: string } | undefined;
+  #closeSent: { code: number; reason: string } | undefined;
+  #closeReceived: { code: number; reason: string } | undefined;
+  #finalCallback: StreamCallback | undefined;
+  #closeTimer: NodeJS.Timeout | undefined;
+  #transportClosed = false;
+  #failure: Error | undefined;
+  #closeCode: number = CloseCode.AbnormalClosure;
+  #closeReason = '';
+
+  constructor(transport: Transport, init: ConnectionInit) {
+    const options = resolveConnectionOptions(init);
+    const raw = !options.assembleFragments;
+    super({
+      readableObjectMode: true,
+      writableObjectMode: raw,
+      decodeStrings: false,
+      allowHalfOpen: true,
+      readableHighWaterMark: options.readableHighWaterMark,
+      writableHighWaterMark: options.writableHighWaterMark ?? (raw ? 16 : 64 * 1024),
+    });
+    this.#transport = transport;
+    this.#options = options;
+    this.protocol = options.protocol;
+    this.#mask = options.role === 'client';
+    this.#decoder = new FrameDecoder({
+      role: options.role,
+      maxFrameSize: options.maxReceivedFrameSize,
+      streamThreshold: raw ? Number.POSITIVE_INFINITY : STREAMING_THRESHOLD,
+    });
+    this.#sequencer = new MessageSequencer({ maxMessageSize: options.maxReceivedMessageSize });
+    if (options.keepalive) {
+      this.#keepalive = new Keepalive({
+        interval: options.keepaliveInterval,
+        gracePeriod: options.keepaliveGracePeriod,
+        drop: options.dropConnectionOnKeepaliveTimeout,
+        onIdle: () => this.#sendControl(Opcode.Ping, Buffer.alloc(0)),
+        onTimeout: () => this.#dropSilentPeer(),
+      });
+    }
+    this.#attach(init.head);
+  }
+
+  /** The close code: the peer's (1005 when its Close had none), or 1006 when there was no closing handshake. */
+  get closeCode(): number {
+    return this.#closeCode;
+  }
+
+  /** The reason text of the peer's Close ('' when none). */
+  get closeReason(): string {
+    return this.#closeReason;
+  }
+
+  /** Whether both Close frames were exchanged before the transport closed. */
+  get wasClean(): boolean {
+    return this.#closeSent !== undefined && this.#closeReceived !== undefined;
+  }
+
+  /** The error that ended the connection, also when no 'error' listener was there to see it. */
+  get closeError(): Error | undefined {
+    return this.#failure;
+  }
+
+  /** Bytes written but not yet handed to the kernel (our queue plus the transport's). */
+  get bufferedAmount(): number {
+    return this.writableLength + this.#transport.writableLength;
+  }
+
+  /** Whether the connection is open for messages both ways (no Close sent or received). */
+  get isOpen(): boolean {
+    return !this.#closing && !this.destroyed;
+  }
+
+  /** The transport, for its addresses and TLS details. */
+  get transport(): Transport {
+    return this.#transport;
+  }
+
+  /**
+   * Sends a ping (at most 125 bytes of payload). The peer answers with a pong, which is
+   * emitted as 'pong'.
+   *
+   * @see RFC 6455 §5.5.2
+   */
+  ping(data: string | Uint8Array = Buffer.alloc(0)): void {
+    this.#sendUserControl(Opcode.Ping, data);
+  }
+
+  /** Sends an unsolicited pong (a unidirectional heartbeat). @see RFC 6455 §5.5.3 */
+  pong(data: string | Uint8Array = Buffer.alloc(0)): void {
+    this.#sendUserControl(Opcode.Pong, data);
+  }
+
+  /**
+   * Closes with a code and reason, after everything written before. Throws
+   * InvalidArgumentError for a code that may not be sent or a reason over 123 bytes.
+   *
+   * @see RFC 6455 §7.4
+   */
+  close(code: number = CloseCode.Normal, reason = ''): this {
+    encodeClosePayload(code, reason);
+    if (this.#closeArgs === undefined) this.#closeArgs = { code, reason };
+    this.end();
+    return this;
+  }
+
+  /** Drops the transport at once, with no closing handshake (1006). */
+  terminate(): void {
+    this.#transport.destroy();
+    this.destroy();
+  }
+
+  /**
+   * Returns a Writable that sends ONE message of any length as fragments, with
+   * backpressure. Writes to the connection made after this call wait until the message
+   * stream ends; control frames still go out between its fragments.
+   *
+   * @example
+   * ```ts
+   * await pipeline(fs.createReadStream('big.bin'), ws.createMessageStream({ binary: true }));
+   * ```
+   */
+  createMessageStream(options: MessageStreamOptions = {}): Writable {
+    const opcode = options.binary === false ? Opcode.Text : Opcode.Binary;
+    const marker = this.writableObjectMode ? {} : Buffer.alloc(0);
+    const turn: StreamTurn = { started: false, begin: () => {}, release: undefined };
+    const ready = new Promise<void>((resolve) => {
+      turn.begin = resolve;
+    });
+    let first = true;
+    const connection = this;
+    const sendPiece = (payload: Buffer, fin: boolean, callback: StreamCallback) => {
+      const frame: Frame = {
+        fin,
+        rsv1: false,
+        rsv2: false,
+        rsv3: false,
+        opcode: first ? opcode : Opcode.Continuation,
+        payload,
+      };
+      first = false;
+      ready.then(() => connection.#writeFrames([frame], callback));
+    };
+    const stream = new Writable({
+      highWaterMark: options.highWaterMark ?? 64 * 1024,
+      decodeStrings: true,
+      write(chunk: Buffer, _encoding, callback) {
+        if (connection.#closing) {
+          callback(closedError('The connection closed before the message stream ended'));
+          return;
+        }
+        const threshold = connection.#options.fragmentThreshold;
+        if (chunk.length <= threshold) {
+          sendPiece(chunk, false, callback);
+          return;
+        }
+        const pieces: Buffer[] = [];
+        for (let at = 0; at < chunk.length; at += threshold) {
+          pieces.push(chunk.subarray(at, at + threshold));
+        }
+        const last = pieces.pop()!;
+        for (const piece of pieces) sendPiece(piece, false, () => {});
+        sendPiece(last, false, callback);
+      },
+      final(callback) {
+        sendPiece(Buffer.alloc(0), true, (err) => {
+          connection.#endTurn(turn);
+          callback(err);
+        });
+      },
+      destroy(err, callback) {
+        if (!stream.writableFinished) {
+          // A message cut short cannot be completed honestly: the peer is mid-message and
+          // only a new connection can carry the next one. @see RFC 6455 §5.4
+          connection.#endTurn(turn);
+          if (turn.started && !connection.destroyed) {
+            connection.destroy(err ?? closedError('A message stream was destroyed mid-message'));
+          }
+        }
+        callback(err);
+      },
+    });
+    this.#turns.set(marker, turn);
+    this.write(marker);
+    return stream;
+  }
+
+  // ---------------------------------------------------------------- inbound
+
+  #attach(head: Buffer | undefined): void {
+    const transport = this.#transport;
+    (transport as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
+    transport.on('data', (chunk: Buffer) => this.#onBytes(chunk));
+    transport.on('end', () => this.#onTransportEnd());
+    transport.on('error', (err: Error) => this.#onTransportError(err));
+    transport.on('close', () => this.#onTransportClose());
+    transport.on('drain', () => this.#onTransportDrain());
+    this.#keepalive?.start();
+    if (head !== undefined && head.length > 0) this.#onBytes(head);
+    if (transport.isPaused()) transport.resume();
+  }
+
+  #onBytes(chunk: Buffer): void {
+    this.#keepalive?.alive();
+    if (this.#inputClosed) return;
+    try {
+      this.#decoder.push(chunk);
+      this.#drainDecoder();
+    } catch (err) {
+      this.#fail(err as Error);
+    }
+  }
+
+  #drainDecoder(): void {
+    for (let event = this.#decoder.next(); event !== null; event = this.#decoder.next()) {
+      if (event.kind === 'frame') this.#onFrame(event.frame);
+      else if (event.kind === 'frame-start') {
+        this.#pieceOpcode = event.header.opcode;
+        this.#pieceFin = event.header.fin;
+        this.#dataStart(event.header.opcode);
+      } else if (event.kind === 'frame-data') this.#dataPayload(event.data);
+      else this.#dataEnd(this.#pieceFin);
+      if (this.#inputClosed) return;
+    }
+  }
+
+  #onFrame(frame: Frame): void {
+    if (isControlOpcode(frame.opcode)) {
+      this.#onControl(frame);
+      return;
+    }
+    if (!this.#options.assembleFragments) {
+      this.#sequencer.startFrame(frame.opcode);
+      this.#sequencer.payload(frame.payload);
+      this.#sequencer.endFrame(frame.fin);
+      this.#deliver(frame);
+      return;
+    }
+    if (frame.fin && frame.opcode !== Opcode.Continuation && !this.#options.messageStreams) {
+      // A message in one frame, the common case: no gathering, no copy.
+      const opcode = this.#sequencer.startFrame(frame.opcode);
+      this.#sequencer.payload(frame.payload);
+      this.#sequencer.endFrame(true);
+      this.#deliver(opcode === Opcode.Text ? frame.payload.toString('utf8') : frame.payload);
+      return;
+    }
+    this.#dataStart(frame.opcode);
+    this.#dataPayload(frame.payload);
+    this.#dataEnd(frame.fin);
+  }
+
+  #dataStart(frameOpcode: number): void {
+    const opcode = this.#sequencer.startFrame(frameOpcode);
+    if (frameOpcode === Opcode.Continuation) return;
+    this.#text = opcode === Opcode.Text;
+    if (this.#options.messageStreams) {
+      const incoming = new IncomingMessageStream(!this.#text, () => this.#resumeReading());
+      incoming.once('close', () => this.#resumeReading());
+      this.#incoming = incoming;
+      this.#deliver(incoming);
+    }
+  }
+
+  #dataPayload(data: Buffer): void {
+    this.#sequencer.payload(data);
+    const incoming = this.#incoming;
+    if (incoming !== undefined) {
+      if (data.length > 0 && !incoming.destroyed && !incoming.push(data)) this.#pauseReading();
+      return;
+    }
+    this.#message.append(data);
+    if (this.#message.heldBytes > this.#options.maxReceivedMessageSize) {
+      throw new ProtocolError(
+        ErrorCode.MessageTooLarge,
+        `Message exceeds the maximum size of ${this.#options.maxReceivedMessageSize} bytes`,
+        CloseCode.MessageTooBig,
+      );
+    }
+  }
+
+  #dataEnd(fin: boolean): void {
+    if (!this.#sequencer.endFrame(fin)) return;
+    const incoming = this.#incoming;
+    if (incoming !== undefined) {
+      this.#incoming = undefined;
+      if (!incoming.destroyed) incoming.push(null);
+      return;
+    }
+    const payload = this.#message.take();
+    this.#deliver(this.#text ? payload.toString('utf8') : payload);
+  }
+
+  #deliver(chunk: IncomingChunk): void {
+    if (!this.push(chunk)) this.#pauseReading();
+  }
+
+  #pauseReading(): void {
+    if (this.#readingPaused) return;
+    this.#readingPaused = true;
+    this.#transport.pause();
+  }
+
+  #resumeReading(): void {
+    if (!this.#readingPaused || this.#transport.destroyed) return;
+    // In message-stream mode the current message's reader must have room too.
+    const incoming = this.#incoming;
+    if (incoming !== undefined && !incoming.destroyed && incoming.readableLength >= incoming.readableHighWaterMark) return;
+    this.#readingPaused = false;
+    this.#transport.resume();
+  }
+
+  override _read(): void {
+    this.#resumeReading();
+  }
+
+  #onControl(frame: Frame): void {
+    switch (frame.opcode) {
+      case Opcode.Ping:
+        this.#sendPong(frame.payload);
+        this.emit('ping', frame.payload);
+        return;
+      case Opcode.Pong:
+        this.emit('pong', frame.payload);
+        return;
+      case Opcode.Close: {
+        const { code, reason } = parseClosePayload(frame.payload);
+        this.#onClose(code, reason);
+        return;
+      }
+    }
+  }
+
+  /** Answers the peer's Close and ends the readable side. @see RFC 6455 §5.5.1, §7.1.5 */
+  #onClose(code: number, reason: string): void {
+    this.#closeReceived = { code, reason };
+    this.#closeCode = code;
+    this.#closeReason = reason;
+    this.#inputClosed = true;
+    this.#incoming?.destroy(closedError('The peer closed in the middle of a message'));
+    this.#incoming = undefined;
+    this.#message.clear();
+    if (this.#closeSent === undefined) {
+      // Echo the peer's code, as RFC 6455 §5.5.1 suggests (none when it sent none).
+      this.#sendClose(code === CloseCode.NoStatusReceived ? undefined : code, '');
+    }
+    this.push(null);
+    this.#afterHandshake();
+  }
+
+  // ---------------------------------------------------------------- outbound
+
+  override _write(chunk: unknown, encoding: BufferEncoding, callback: StreamCallback): void {
+    this.#writeChunk(chunk, encoding, callback);
+  }
+
+  override _writev(
+    entries: Array<{ chunk: unknown; encoding: BufferEncoding }>,
+    callback: StreamCallback,
+  ): void {
+    const last = entries.length - 1;
+    for (let i = 0; i < last; i++) {
+      const entry = entries[i]!;
+      let failed: Error | null | undefined;
+      this.#writeChunk(entry.chunk, entry.encoding, (err) => {
+        failed = err;
+      });
+      if (failed) {
+        callback(failed);
+        return;
+      }
+    }
+    const entry = entries[last]!;
+    this.#writeChunk(entry.chunk, entry.encoding, callback);
+  }
+
+  #writeChunk(chunk: unknown, encoding: BufferEncoding, callback: StreamCallback): void {
+    const turn = this.#turns.get(chunk as object);
+    if (turn !== undefined) {
+      this.#turns.delete(chunk as object);
+      this.#startTurn(turn, callback);
+      return;
+    }
+    if (this.#closing) {
+      this.#writeAfterClose(callback);
+      return;
+    }
+    let frames: Frame[];
+    try {
+      frames = this.#framesFor(chunk, encoding);
+    } catch (err) {
+      callback(err as Error);
+      return;
+    }
+    this.#writeFrames(frames, callback);
+  }
+
+  #framesFor(chunk: unknown, encoding: BufferEncoding): Frame[] {
+    if (this.writableObjectMode) return [checkRawFrame(chunk)];
+    if (typeof chunk === 'string' && encoding !== 'utf8' && encoding !== 'utf-8') {
+      return messageToFrames(Buffer.from(chunk, encoding).toString('utf8'), this.#options.fragmentThreshold);
+    }
+    return messageToFrames(chunk, this.#options.fragmentThreshold);
+  }
+
+  /** Writes frames to the transport; calls back once the transport has room again. */
+  #writeFrames(frames: Frame[], callback: StreamCallback): void {
+    if (this.#closeSent !== undefined || this.#transportClosed || this.destroyed) {
+      callback(closedError('The connection is closing'));
+      return;
+    }
+    this.#corkForTick();
+    let hasRoom = true;
+    for (const frame of frames) hasRoom = this.#writeFrame(frame);
+    if (hasRoom) callback();
+    else this.#drainWaiters.push(() => callback());
+  }
+
+  #writeFrame(frame: Frame): boolean {
+    const parts = encodeFrame(frame, this.#mask ? generateMaskKey() : undefined);
+    let hasRoom = true;
+    for (const part of parts) hasRoom = this.#transport.write(part);
+    return hasRoom;
+  }
+
+  /**
+   * Corks the transport until the next tick, so that every frame produced in one tick
+   * leaves in one writev (one syscall for many small messages).
+   */
+  #corkForTick(): void {
+    if (this.#corked) return;
+    this.#corked = true;
+    this.#transport.cork();
+    process.nextTick(() => {
+      this.#corked = false;
+      this.#transport.uncork();
+    });
+  }
+
+  #onTransportDrain(): void {
+    if (this.#pendingPong !== undefined) {
+      const payload = this.#pendingPong;
+      this.#pendingPong = undefined;
+      this.#sendControl(Opcode.Pong, payload);
+    }
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const waiter of waiters) waiter();
+  }
+
+  /**
+   * Answers a ping. While the transport is backed up, only the latest ping's pong is kept,
+   * so a ping flood from a peer that does not read cannot grow our queue.
+   *
+   * @see RFC 6455 §5.5.3 (a pong for the most recent ping only is allowed)
+   */
+  #sendPong(payload: Buffer): void {
+    if (this.#closeSent !== undefined) return;
+    if (this.#transport.writableNeedDrain) {
+      this.#pendingPong = Buffer.from(payload);
+      return;
+    }
+    this.#sendControl(Opcode.Pong, payload);
+  }
+
+  #sendUserControl(opcode: typeof Opcode.Ping | typeof Opcode.Pong, data: string | Uint8Array): void {
+    const payload = typeof data === 'string' ? Buffer.from(data) : data instanceof Uint8Array ? toBuffer(data) : undefined;
+    if (payload === undefined) throw new InvalidArgumentError('Ping and pong data is a string or bytes');
+    if (payload.length > 125) {
+      throw new InvalidArgumentError(`Control frame payload is ${payload.length} bytes; the limit is 125`);
+    }
+    if (this.#closing) throw closedError('Cannot send a ping or pong after the closing handshake began');
+    this.#sendControl(opcode, payload);
+  }
+
+  #sendControl(opcode: number, payload: Buffer): void {
+    if (this.#transportClosed || this.#transport.destroyed || this.#closeSent !== undefined) return;
+    this.#corkForTick();
+    this.#writeFrame({
+      fin: true,
+      rsv1: false,
+      rsv2: false,
+      rsv3: false,
+      opcode: opcode as Frame['opcode'],
+      payload,
+    });
+  }
+
+  #startTurn(turn: StreamTurn, callback: StreamCallback): void {
+    if (this.#closing) {
+      turn.release = undefined;
+      this.#writeAfterClose(callback);
+      return;
+    }
+    turn.started = true;
+    turn.release = callback;
+    this.#activeTurn = turn;
+    turn.begin();
+  }
+
+  #endTurn(turn: StreamTurn): void {
+    if (this.#activeTurn === turn) this.#activeTurn = undefined;
+    const release = turn.release;
+    turn.release = undefined;
+    release?.();
+  }
+
+  #writeAfterClose(callback: StreamCallback): void {
+    // Reported as an error only when someone listens for it (see the class comment).
+    if (this.listenerCount('error') > 0) callback(closedError('The connection is closing'));
+    else callback();
+  }
+
+  // ---------------------------------------------------------------- closing
+
+  get #closing(): boolean {
+    return this.#closeSent !== undefined || this.#closeReceived !== undefined || this.#transportClosed;
+  }
+
+  override _final(callback: StreamCallback): void {
+    if (this.#transportClosed) {
+      callback(this.wasClean ? null : this.#abnormalError());
+      return;
+    }
+    this.#finalCallback = callback;
+    if (this.#closeSent === undefined) {
+      const args = this.#closeArgs ?? { code: CloseCode.Normal, reason: '' };
+      this.#sendClose(args.code, args.reason);
+    }
+    this.#afterHandshake();
+  }
+
+  /** Sends our Close and starts waiting for the peer's part. @see RFC 6455 §7.1.2 */
+  #sendClose(code: number | undefined, reason: string): void {
+    if (this.#closeSent !== undefined || this.#transportClosed) return;
+    this.#sendControl(Opcode.Close, encodeClosePayload(code, reason));
+    this.#closeSent = { code: code ?? CloseCode.NoStatusReceived, reason };
+    this.#keepalive?.stop();
+    this.#startCloseTimer();
+  }
+
+  /**
+   * Once both Close frames are exchanged, the server closes TCP first; the client waits
+   * for it (at most `closeTimeout`). @see RFC 6455 §7.1.1
+   */
+  #afterHandshake(): void {
+    if (this.#closeSent === undefined || this.#closeReceived === undefined) return;
+    if (this.#options.role === 'server') this.#transport.end();
+    this.#startCloseTimer();
+  }
+
+  #startCloseTimer(): void {
+    if (this.#closeTimer !== undefined || this.#transportClosed) return;
+    this.#closeTimer = setTimeout(() => this.#transport.destroy(), this.#options.closeTimeout);
+    this.#closeTimer.unref?.();
+  }
+
+  #onTransportEnd(): void {
+    // The peer closed its side of TCP: no WebSocket traffic can follow. @see RFC 6455 §7.1.1
+    if (this.#options.role === 'client' || this.#closeSent !== undefined) this.#transport.destroy();
+    else this.#transport.end();
+  }
+
+  #onTransportError(err: Error): void {
+    if (this.#failure === undefined && !this.wasClean) this.#failure = err;
+  }
+
+  #onTransportClose(): void {
+    if (this.#transportClosed) return;
+    this.#transportClosed = true;
+    this.#inputClosed = true;
+    clearTimeout(this.#closeTimer);
+    this.#keepalive?.stop();
+    this.#releaseWaiters();
+    if (this.wasClean) {
+      this.#finishCleanly();
+      return;
+    }
+    this.#closeCode = this.#closeReceived?.code ?? CloseCode.AbnormalClosure;
+    this.#incoming?.destroy(this.#abnormalError());
+    if (!this.destroyed) this.#fail(this.#abnormalError());
+  }
+
+  #finishCleanly(): void {
+    const callback = this.#finalCallback;
+    this.#finalCallback = undefined;
+    if (callback !== undefined) callback();
+    else if (!this.writableEnded) this.end();
+  }
+
+  #releaseWaiters(): void {
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const waiter of waiters) waiter();
+  }
+
+  #abnormalError(): ConnectionClosedError {
+    return new ConnectionClosedError(
+      `The connection closed abnormally (${CloseCode.AbnormalClosure}) without a closing handshake`,
+      {
+        codeSent: this.#closeSent?.code,
+        codeReceived: this.#closeReceived?.code,
+        closeCode: CloseCode.AbnormalClosure,
+      },
+    );
+  }
+
+  #dropSilentPeer(): void {
+    const err = new ConnectionClosedError('The peer did not answer the keepalive ping in time', {
+      code: ErrorCode.KeepaliveTimeout,
+      closeCode: CloseCode.AbnormalClosure,
+    });
+    this.#failure = err;
+    this.#transport.destroy();
+    this.#fail(err);
+  }
+
+  /**
+   * Fails the connection: records the error, sends its Close code, and destroys the
+   * stream (emitting the error only where it is listened for). @see RFC 6455 §7.1.7
+   */
+  #fail(err: Error): void {
+    this.#inputClosed = true;
+    if (this.#failure === undefined) this.#failure = err;
+    if (this.destroyed) return;
+    this.destroy(this.listenerCount('error') > 0 ? err : undefined);
+  }
+
+  override _destroy(err: Error | null, callback: (error: Error | null) => void): void {
+    const cause = err ?? this.#failure;
+    this.#inputClosed = true;
+    this.#keepalive?.stop();
+    this.#incoming?.destroy(cause ?? closedError('The connection was destroyed'));
+    this.#incoming = undefined;
+    for (const turn of this.#turns.values()) turn.begin();
+    if (!this.#transportClosed && !this.#transport.destroyed) {
+      const code = cause === undefined ? CloseCode.Normal : closeCodeFor(cause);
+      if (code !== CloseCode.AbnormalClosure && this.#closeReceived === undefined) {
+        this.#sendClose(code, cause === undefined ? '' : closeReasonFor(cause));
+      }
+      if (this.#options.role === 'server' || this.#closeReceived !== undefined) this.#transport.end();
+      this.#startCloseTimer();
+    }
+    this.#releaseWaiters();
+    this.#finalCallback = undefined;
+    callback(err);
+  }
+
+  /** Adds the close code and reason to 'close', as WebSocket-Node's listeners expect. */
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    if (event === 'close' && args.length === 0) {
+      return super.emit('close', this.#closeCode, this.#closeReason);
+    }
+    return super.emit(event, ...args);
+  }
+}
+
+function checkRawFrame(chunk: unknown): Frame {
+  const frame = chunk as Frame;
+  if (frame === null || typeof frame !== 'object' || !Buffer.isBuffer(frame.payload)) {
+    throw new InvalidArgumentError('In raw mode the connection takes Frame objects');
+  }
+  if (frame.opcode === Opcode.Close) {
+    throw new InvalidArgumentError('Send a Close with close(code, reason), not as a raw frame');
+  }
+  return frame;
+}
+
+function closedError(message: string): ConnectionClosedError {
+  return new ConnectionClosedError(message);
+}
