@@ -688,6 +688,9 @@ export class WebSocketConnection extends Duplex {
   }
 
   #finishCleanly(): void {
+    // With nothing left unread, the readable side ends now rather than at the next read,
+    // so that the stream closes (and finished() settles) even if nobody reads any more.
+    if (this.readableLength === 0) this.read(0);
     const callback = this.#finalCallback;
     this.#finalCallback = undefined;
     if (callback !== undefined) callback();

@@ -1,0 +1,45 @@
+/**
+ * websocket-duplex: an RFC 6455 WebSocket client and server for Node.js in which
+ * everything is a stream. Public exports only.
+ */
+
+export { CloseCode, isSendableCloseCode, isValidWireCloseCode } from './protocol/close-codes.js';
+export { encodeClosePayload, parseClosePayload } from './protocol/close-payload.js';
+export {
+  ConnectionClosedError,
+  closeCodeFor,
+  ErrorCode,
+  HandshakeError,
+  InvalidArgumentError,
+  ProtocolError,
+  WebSocketError,
+} from './protocol/errors.js';
+export { createFrame, type Frame, type FrameHeader, type Role } from './protocol/frame.js';
+export { FrameDecoder, type DecoderEvent, type FrameDecoderOptions } from './protocol/frame-decoder.js';
+export { encodeFrame, encodeFrameHeader } from './protocol/frame-encoder.js';
+export { generateMaskKey, mask, unmask } from './protocol/mask.js';
+export { isControlOpcode, Opcode, Rsv } from './protocol/opcodes.js';
+export { Utf8Validator } from './protocol/utf8-validator.js';
+export type { ConnectionInit, ConnectionOptions } from './stream/connection-options.js';
+export { CONNECTION_DEFAULTS } from './stream/connection-options.js';
+export type { FragmentationOptions } from './stream/fragmentation-options.js';
+export { FrameParser, type FrameParserOptions } from './stream/frame-parser.js';
+export { FrameSerializer, type FrameSerializerOptions } from './stream/frame-serializer.js';
+export { IncomingMessageStream } from './stream/incoming-message-stream.js';
+export {
+  type Message,
+  MessageAssembler,
+  type MessageAssemblerOptions,
+} from './stream/message-assembler.js';
+export { MessageFragmenter, type MessageFragmenterOptions } from './stream/message-fragmenter.js';
+export { MessageStreamer, type MessageStreamerOptions } from './stream/message-streamer.js';
+export {
+  OutgoingMessageStream,
+  type OutgoingMessageStreamOptions,
+} from './stream/outgoing-message-stream.js';
+export {
+  type IncomingChunk,
+  type MessageStreamOptions,
+  type Transport,
+  WebSocketConnection,
+} from './stream/websocket-connection.js';
