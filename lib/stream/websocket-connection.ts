@@ -407,11 +407,13 @@ export class WebSocketConnection extends Duplex {
     this.#transport.pause();
   }
 
+  /**
+   * Resumes the transport when a reader asks for more: the connection's own reader or, in
+   * message-stream mode, the current message's. Whichever of the two is still full pauses
+   * it again at the next chunk, so at most one chunk overshoots.
+   */
   #resumeReading(): void {
     if (!this.#readingPaused || this.#transport.destroyed) return;
-    // In message-stream mode the current message's reader must have room too.
-    const incoming = this.#incoming;
-    if (incoming !== undefined && !incoming.destroyed && incoming.readableLength >= incoming.readableHighWaterMark) return;
     this.#readingPaused = false;
     this.#transport.resume();
   }
