@@ -114,6 +114,8 @@ export class WebSocketConnection extends Duplex {
   #failure: Error | undefined;
   #closeCode: number = CloseCode.AbnormalClosure;
   #closeReason = '';
+  #seedBridged = false;
+  readonly #remoteAddress: string | undefined;
 
   constructor(transport: Transport, init: ConnectionInit) {
     const options = resolveConnectionOptions(init);
@@ -127,6 +129,7 @@ export class WebSocketConnection extends Duplex {
       writableHighWaterMark: options.writableHighWaterMark ?? (raw ? 16 : 64 * 1024),
     });
     this.#transport = transport;
+    this.#remoteAddress = (transport as { remoteAddress?: string }).remoteAddress;
     this.#options = options;
     this.protocol = options.protocol;
     this.#mask = options.role === 'client';
@@ -145,6 +148,7 @@ export class WebSocketConnection extends Duplex {
         onTimeout: () => this.#dropSilentPeer(),
       });
     }
+    this.on('newListener', (event: string | symbol) => this.#bridgeSeedEvents(event));
     this.#attach(init.head);
   }
 
@@ -290,6 +294,66 @@ export class WebSocketConnection extends Duplex {
     this.#turns.set(marker, turn);
     this.write(marker);
     return stream;
+  }
+
+  // ---------------------------------------------------------------- WebSocket-Node's API
+
+  /** Whether the connection is open (WebSocket-Node's name for {@link isOpen}). */
+  get connected(): boolean {
+    return this.isOpen;
+  }
+
+  /** The peer's address, as the transport reported it when the connection began. */
+  get remoteAddress(): string | undefined {
+    return this.#remoteAddress;
+  }
+
+  /** Sends a text message (WebSocket-Node's API; the same as `write(string)`). */
+  sendUTF(data: unknown, callback?: (err?: Error | null) => void): boolean {
+    return this.write(String(data), callback);
+  }
+
+  /** Sends a binary message (WebSocket-Node's API; the same as `write(Buffer)`). */
+  sendBytes(data: Uint8Array, callback?: (err?: Error | null) => void): boolean {
+    if (!(data instanceof Uint8Array)) throw new InvalidArgumentError('sendBytes takes a Buffer');
+    return this.write(data, callback);
+  }
+
+  /** Sends a Buffer as binary and anything else as text (WebSocket-Node's API). */
+  send(data: unknown, callback?: (err?: Error | null) => void): boolean {
+    return data instanceof Uint8Array ? this.write(data, callback) : this.sendUTF(data, callback);
+  }
+
+  /**
+   * Closes at once (WebSocket-Node's API): sends a Close with the code unless told not to,
+   * then drops the transport without waiting for the peer's answer. This replaces
+   * Readable's experimental `drop(limit)` iterator helper, whose name WebSocket-Node took
+   * first; use `Readable.from(connection).drop(n)` for that.
+   */
+  // @ts-expect-error: deliberately not the signature of Readable's drop(limit) helper.
+  override drop(code: number = CloseCode.ProtocolError, reason = '', skipCloseFrame = false): void {
+    encodeClosePayload(code, reason);
+    if (!skipCloseFrame && !this.#closing) this.#sendClose(code, reason);
+    this.#transport.end();
+    this.#transport.destroy();
+    this.destroy();
+  }
+
+  /**
+   * Turns reads into WebSocket-Node's 'message' events ({ type: 'utf8', utf8Data } or
+   * { type: 'binary', binaryData }) and, in raw mode, 'frame' events, once somebody
+   * listens for them. Listening puts the stream in flowing mode, so a connection used
+   * only through events never stalls; one that is also piped keeps the pipe's backpressure.
+   */
+  #bridgeSeedEvents(event: string | symbol): void {
+    if ((event !== 'message' && event !== 'frame') || this.#seedBridged) return;
+    this.#seedBridged = true;
+    this.on('data', (chunk: IncomingChunk) => {
+      if (typeof chunk === 'string') this.emit('message', { type: 'utf8', utf8Data: chunk });
+      else if (Buffer.isBuffer(chunk)) this.emit('message', { type: 'binary', binaryData: chunk });
+      else if (chunk instanceof IncomingMessageStream) this.emit('message', chunk);
+      else this.emit('frame', chunk);
+    });
   }
 
   // ---------------------------------------------------------------- inbound
