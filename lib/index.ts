@@ -15,7 +15,11 @@ export {
   WebSocketError,
 } from './protocol/errors.js';
 export { createFrame, type Frame, type FrameHeader, type Role } from './protocol/frame.js';
-export { FrameDecoder, type DecoderEvent, type FrameDecoderOptions } from './protocol/frame-decoder.js';
+export {
+  type DecoderEvent,
+  FrameDecoder,
+  type FrameDecoderOptions,
+} from './protocol/frame-decoder.js';
 export { encodeFrame, encodeFrameHeader } from './protocol/frame-encoder.js';
 export { generateMaskKey, mask, unmask } from './protocol/mask.js';
 export { isControlOpcode, Opcode, Rsv } from './protocol/opcodes.js';

@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from '../protocol/errors.js';
 import type { Role } from '../protocol/frame.js';
-import { DEFAULT_MAX_MESSAGE_SIZE } from './message-assembler.js';
 import { type FragmentationOptions, resolveFragmentThreshold } from './fragmentation-options.js';
+import { DEFAULT_MAX_MESSAGE_SIZE } from './message-assembler.js';
 
 /**
  * Tunables of a connection, under WebSocket-Node's names where it had them. A server
@@ -103,7 +103,10 @@ export function resolveConnectionOptions(init: ConnectionInit): ResolvedConnecti
   };
 }
 
-function limit(init: ConnectionInit, name: 'maxReceivedFrameSize' | 'maxReceivedMessageSize'): number {
+function limit(
+  init: ConnectionInit,
+  name: 'maxReceivedFrameSize' | 'maxReceivedMessageSize',
+): number {
   const value = init[name] ?? CONNECTION_DEFAULTS[name];
   if (value === Number.POSITIVE_INFINITY) return value;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {

@@ -1,8 +1,8 @@
 import { Transform } from 'readable-stream';
-import type { StreamCallback } from './callbacks.js';
 import type { Frame, FrameHeader, Role } from '../protocol/frame.js';
 import { FrameDecoder } from '../protocol/frame-decoder.js';
 import { Opcode } from '../protocol/opcodes.js';
+import type { StreamCallback } from './callbacks.js';
 
 /** Options of {@link FrameParser}. */
 export interface FrameParserOptions {

@@ -1,7 +1,7 @@
 import { Transform } from 'readable-stream';
 import { InvalidArgumentError } from '../protocol/errors.js';
-import type { Frame } from '../protocol/frame.js';
 import { fragmentMessage } from '../protocol/fragmentation.js';
+import type { Frame } from '../protocol/frame.js';
 import { Opcode } from '../protocol/opcodes.js';
 import type { StreamCallback } from './callbacks.js';
 import { type FragmentationOptions, resolveFragmentThreshold } from './fragmentation-options.js';

@@ -84,14 +84,22 @@ export class MessageStreamer extends Transform {
     }
     const opcode = this.#sequencer.startFrame(frame.opcode);
     if (frame.opcode !== Opcode.Continuation) {
-      this.#current = new IncomingMessageStream(
+      const message = new IncomingMessageStream(
         opcode === Opcode.Binary,
         () => this.#resume(),
         this.#messageHighWaterMark,
       );
-      // A reader that gives up on the message (destroy) must not leave us waiting.
-      this.#current.once('close', () => this.#resume());
-      this.push(this.#current);
+      this.#current = message;
+      // A reader that gives up on the message (destroy) must not leave us waiting; a
+      // message that closes after the next one has begun must not release that one.
+      message.once('close', () => {
+        if (this.#current === message) this.#resume();
+      });
+      // Every failure is reported on the streamer itself. The message carries the same
+      // error for its reader, who may not listen yet (the message can still be queued):
+      // that must not become an uncaught exception.
+      message.on('error', ignore);
+      this.push(message);
     }
     this.#sequencer.payload(frame.payload);
     const current = this.#current!;
@@ -111,3 +119,5 @@ export class MessageStreamer extends Transform {
     callback?.();
   }
 }
+
+function ignore(): void {}

@@ -91,7 +91,6 @@ export class WebSocketConnection extends Duplex {
 
   // Inbound state.
   #text = false;
-  #pieceOpcode: number = Opcode.Continuation;
   #pieceFin = false;
   #incoming: IncomingMessageStream | undefined;
   #readingPaused = false;
@@ -102,7 +101,6 @@ export class WebSocketConnection extends Duplex {
   #pendingPong: Buffer | undefined;
   #drainWaiters: Array<() => void> = [];
   #turns = new Map<Buffer | object, StreamTurn>();
-  #activeTurn: StreamTurn | undefined;
 
   // Closing state.
   #closeArgs: { code: number; reason: string } | undefined;
@@ -386,7 +384,6 @@ export class WebSocketConnection extends Duplex {
     for (let event = this.#decoder.next(); event !== null; event = this.#decoder.next()) {
       if (event.kind === 'frame') this.#onFrame(event.frame);
       else if (event.kind === 'frame-start') {
-        this.#pieceOpcode = event.header.opcode;
         this.#pieceFin = event.header.fin;
         this.#dataStart(event.header.opcode);
       } else if (event.kind === 'frame-data') this.#dataPayload(event.data);
@@ -570,7 +567,10 @@ export class WebSocketConnection extends Duplex {
   #framesFor(chunk: unknown, encoding: BufferEncoding): Frame[] {
     if (this.writableObjectMode) return [checkRawFrame(chunk)];
     if (typeof chunk === 'string' && encoding !== 'utf8' && encoding !== 'utf-8') {
-      return messageToFrames(Buffer.from(chunk, encoding).toString('utf8'), this.#options.fragmentThreshold);
+      return messageToFrames(
+        Buffer.from(chunk, encoding).toString('utf8'),
+        this.#options.fragmentThreshold,
+      );
     }
     return messageToFrames(chunk, this.#options.fragmentThreshold);
   }
@@ -635,13 +635,25 @@ export class WebSocketConnection extends Duplex {
     this.#sendControl(Opcode.Pong, payload);
   }
 
-  #sendUserControl(opcode: typeof Opcode.Ping | typeof Opcode.Pong, data: string | Uint8Array): void {
-    const payload = typeof data === 'string' ? Buffer.from(data) : data instanceof Uint8Array ? toBuffer(data) : undefined;
-    if (payload === undefined) throw new InvalidArgumentError('Ping and pong data is a string or bytes');
+  #sendUserControl(
+    opcode: typeof Opcode.Ping | typeof Opcode.Pong,
+    data: string | Uint8Array,
+  ): void {
+    const payload =
+      typeof data === 'string'
+        ? Buffer.from(data)
+        : data instanceof Uint8Array
+          ? toBuffer(data)
+          : undefined;
+    if (payload === undefined)
+      throw new InvalidArgumentError('Ping and pong data is a string or bytes');
     if (payload.length > 125) {
-      throw new InvalidArgumentError(`Control frame payload is ${payload.length} bytes; the limit is 125`);
+      throw new InvalidArgumentError(
+        `Control frame payload is ${payload.length} bytes; the limit is 125`,
+      );
     }
-    if (this.#closing) throw closedError('Cannot send a ping or pong after the closing handshake began');
+    if (this.#closing)
+      throw closedError('Cannot send a ping or pong after the closing handshake began');
     this.#sendControl(opcode, payload);
   }
 
@@ -666,12 +678,10 @@ export class WebSocketConnection extends Duplex {
     }
     turn.started = true;
     turn.release = callback;
-    this.#activeTurn = turn;
     turn.begin();
   }
 
   #endTurn(turn: StreamTurn): void {
-    if (this.#activeTurn === turn) this.#activeTurn = undefined;
     const release = turn.release;
     turn.release = undefined;
     release?.();
@@ -686,7 +696,9 @@ export class WebSocketConnection extends Duplex {
   // ---------------------------------------------------------------- closing
 
   get #closing(): boolean {
-    return this.#closeSent !== undefined || this.#closeReceived !== undefined || this.#transportClosed;
+    return (
+      this.#closeSent !== undefined || this.#closeReceived !== undefined || this.#transportClosed
+    );
   }
 
   override _final(callback: StreamCallback): void {
@@ -813,7 +825,8 @@ export class WebSocketConnection extends Duplex {
       if (code !== CloseCode.AbnormalClosure && this.#closeReceived === undefined) {
         this.#sendClose(code, cause === undefined ? '' : closeReasonFor(cause));
       }
-      if (this.#options.role === 'server' || this.#closeReceived !== undefined) this.#transport.end();
+      if (this.#options.role === 'server' || this.#closeReceived !== undefined)
+        this.#transport.end();
       this.#startCloseTimer();
     }
     this.#releaseWaiters();

@@ -11,7 +11,11 @@ export async function connectionPair(
   kind: PairKind,
   serverOptions: ConnectionOptions = {},
   clientOptions: ConnectionOptions = {},
-): Promise<{ server: WebSocketConnection; client: WebSocketConnection; transports: [Duplex, Duplex] }> {
+): Promise<{
+  server: WebSocketConnection;
+  client: WebSocketConnection;
+  transports: [Duplex, Duplex];
+}> {
   const [a, b] = kind === 'memory' ? duplexPair() : await tcpPair();
   const server = new WebSocketConnection(a, { role: 'server', ...serverOptions });
   const client = new WebSocketConnection(b, { role: 'client', ...clientOptions });
@@ -20,7 +24,9 @@ export async function connectionPair(
 
 /** Resolves once the emitter has emitted 'close', with its arguments. */
 export function closeOf(ws: WebSocketConnection): Promise<[number, string]> {
-  return new Promise((resolve) => ws.once('close', (code: number, reason: string) => resolve([code, reason])));
+  return new Promise((resolve) =>
+    ws.once('close', (code: number, reason: string) => resolve([code, reason])),
+  );
 }
 
 /** Collects `count` chunks read from the connection. */

@@ -14,7 +14,11 @@ class Endpoint extends Duplex {
   bytesWritten = 0;
 
   constructor(highWaterMark: number) {
-    super({ allowHalfOpen: false, readableHighWaterMark: highWaterMark, writableHighWaterMark: highWaterMark });
+    super({
+      allowHalfOpen: false,
+      readableHighWaterMark: highWaterMark,
+      writableHighWaterMark: highWaterMark,
+    });
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: Callback): void {

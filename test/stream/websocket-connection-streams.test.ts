@@ -10,7 +10,7 @@ import { Readable, Transform, Writable } from 'readable-stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ProtocolError } from '../../lib/protocol/errors.js';
 import { Opcode } from '../../lib/protocol/opcodes.js';
-import { IncomingMessageStream } from '../../lib/stream/incoming-message-stream.js';
+import type { IncomingMessageStream } from '../../lib/stream/incoming-message-stream.js';
 import { WebSocketConnection } from '../../lib/stream/websocket-connection.js';
 import { closeOf, connectionPair, readChunks } from '../helpers/connections.js';
 import { duplexPair } from '../helpers/duplex-pair.js';
@@ -131,11 +131,19 @@ describe('messages as streams', () => {
     const run = promisify(execFile);
     const script = join(import.meta.dirname, '../helpers/scripts/huge-message.ts');
     const baseline = JSON.parse(
-      (await run(process.execPath, ['--import', 'tsx', script], { env: { ...process.env, SIZE: '65536' } })).stdout,
+      (
+        await run(process.execPath, ['--import', 'tsx', script], {
+          env: { ...process.env, SIZE: '65536' },
+        })
+      ).stdout,
     );
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', script], { timeout: 120_000 });
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', script], {
+      timeout: 120_000,
+    });
     const result = JSON.parse(stdout);
-    console.log(`1 GiB message: ${result.seconds}s, peak RSS ${result.rssMiB} MiB (baseline ${baseline.rssMiB} MiB)`);
+    console.log(
+      `1 GiB message: ${result.seconds}s, peak RSS ${result.rssMiB} MiB (baseline ${baseline.rssMiB} MiB)`,
+    );
     expect(result.received).toBe(1024 ** 3);
     expect(result.got).toBe(result.sent);
     // Both ends live in that one process; the growth over a 64 KiB run is what streaming costs.
@@ -188,7 +196,11 @@ describe('pipeline compositions', () => {
         cb(new Error('boom'));
       },
     });
-    const done = pipeline(server, failing, new Writable({ objectMode: true, write: (_m, _e, cb) => cb() }));
+    const done = pipeline(
+      server,
+      failing,
+      new Writable({ objectMode: true, write: (_m, _e, cb) => cb() }),
+    );
     const clientClosed = closeOf(client);
     client.on('error', () => {});
     client.resume();

@@ -1,6 +1,11 @@
 import { finished } from 'node:stream/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConnectionClosedError, ErrorCode, InvalidArgumentError, ProtocolError } from '../../lib/protocol/errors.js';
+import {
+  ConnectionClosedError,
+  ErrorCode,
+  InvalidArgumentError,
+  ProtocolError,
+} from '../../lib/protocol/errors.js';
 import type { Frame } from '../../lib/protocol/frame.js';
 import { Opcode } from '../../lib/protocol/opcodes.js';
 import { MessageAssembler } from '../../lib/stream/message-assembler.js';
@@ -32,7 +37,14 @@ describe.each<PairKind>(['memory', 'tcp'])('WebSocketConnection over %s', (kind)
   it('echoes with types kept: text stays text, binary stays binary', async () => {
     const { server, client } = await pair(kind);
     server.pipe(server);
-    const messages = ['héllo', Buffer.from([0, 1, 2, 255]), '', Buffer.alloc(0), 'x'.repeat(70_000), Buffer.alloc(200_000, 7)];
+    const messages = [
+      'héllo',
+      Buffer.from([0, 1, 2, 255]),
+      '',
+      Buffer.alloc(0),
+      'x'.repeat(70_000),
+      Buffer.alloc(200_000, 7),
+    ];
     for (const m of messages) client.write(m);
     const got = await readChunks(client, messages.length);
     expect(got).toEqual(messages);
@@ -159,40 +171,104 @@ describe('WebSocketConnection control frames', () => {
 
 describe('WebSocketConnection errors and limits', () => {
   const cases: Array<[string, (peer: RawPeer) => void, number, string]> = [
-    ['an unmasked frame to a server', (p) => p.send(Buffer.from([0x81, 0x01, 0x41])), 1002, ErrorCode.MaskRequired],
+    [
+      'an unmasked frame to a server',
+      (p) => p.send(Buffer.from([0x81, 0x01, 0x41])),
+      1002,
+      ErrorCode.MaskRequired,
+    ],
     ['a reserved opcode', (p) => p.sendFrame(0x3, 'x'), 1002, ErrorCode.InvalidOpcode],
-    ['RSV1 without an extension', (p) => p.sendFrame(Opcode.Text, 'x', { rsv1: true }), 1002, ErrorCode.ReservedBits],
-    ['a continuation without a message', (p) => p.sendFrame(Opcode.Continuation, 'x'), 1002, ErrorCode.UnexpectedContinuation],
-    ['a new message inside a fragmented one', (p) => {
-      p.sendFrame(Opcode.Text, 'a', { fin: false });
-      p.sendFrame(Opcode.Text, 'b');
-    }, 1002, ErrorCode.ExpectedContinuation],
-    ['invalid UTF-8 in text', (p) => p.sendFrame(Opcode.Text, Buffer.from([0xce, 0xba, 0xff])), 1007, ErrorCode.InvalidUtf8],
-    ['invalid UTF-8 in the first fragment (fail fast)', (p) => p.sendFrame(Opcode.Text, Buffer.from([0xed, 0xa0, 0x80]), { fin: false }), 1007, ErrorCode.InvalidUtf8],
-    ['a 1-byte Close payload', (p) => p.sendFrame(Opcode.Close, Buffer.from([3])), 1002, ErrorCode.InvalidClosePayload],
-    ['an invalid close code', (p) => p.sendFrame(Opcode.Close, closePayload(1005)), 1002, ErrorCode.InvalidCloseCode],
-    ['a frame over maxReceivedFrameSize', (p) => p.sendFrame(Opcode.Binary, Buffer.alloc(2000)), 1009, ErrorCode.FrameTooLarge],
-    ['a message over maxReceivedMessageSize', (p) => {
-      for (let i = 0; i < 5; i++) p.sendFrame(i === 0 ? Opcode.Binary : Opcode.Continuation, Buffer.alloc(900), { fin: false });
-    }, 1009, ErrorCode.MessageTooLarge],
-    ['a fragmented ping', (p) => p.send(Buffer.from([0x09, 0x81, 0, 0, 0, 0, 0x78])), 1002, ErrorCode.FragmentedControlFrame],
+    [
+      'RSV1 without an extension',
+      (p) => p.sendFrame(Opcode.Text, 'x', { rsv1: true }),
+      1002,
+      ErrorCode.ReservedBits,
+    ],
+    [
+      'a continuation without a message',
+      (p) => p.sendFrame(Opcode.Continuation, 'x'),
+      1002,
+      ErrorCode.UnexpectedContinuation,
+    ],
+    [
+      'a new message inside a fragmented one',
+      (p) => {
+        p.sendFrame(Opcode.Text, 'a', { fin: false });
+        p.sendFrame(Opcode.Text, 'b');
+      },
+      1002,
+      ErrorCode.ExpectedContinuation,
+    ],
+    [
+      'invalid UTF-8 in text',
+      (p) => p.sendFrame(Opcode.Text, Buffer.from([0xce, 0xba, 0xff])),
+      1007,
+      ErrorCode.InvalidUtf8,
+    ],
+    [
+      'invalid UTF-8 in the first fragment (fail fast)',
+      (p) => p.sendFrame(Opcode.Text, Buffer.from([0xed, 0xa0, 0x80]), { fin: false }),
+      1007,
+      ErrorCode.InvalidUtf8,
+    ],
+    [
+      'a 1-byte Close payload',
+      (p) => p.sendFrame(Opcode.Close, Buffer.from([3])),
+      1002,
+      ErrorCode.InvalidClosePayload,
+    ],
+    [
+      'an invalid close code',
+      (p) => p.sendFrame(Opcode.Close, closePayload(1005)),
+      1002,
+      ErrorCode.InvalidCloseCode,
+    ],
+    [
+      'a frame over maxReceivedFrameSize',
+      (p) => p.sendFrame(Opcode.Binary, Buffer.alloc(2000)),
+      1009,
+      ErrorCode.FrameTooLarge,
+    ],
+    [
+      'a message over maxReceivedMessageSize',
+      (p) => {
+        for (let i = 0; i < 5; i++)
+          p.sendFrame(i === 0 ? Opcode.Binary : Opcode.Continuation, Buffer.alloc(900), {
+            fin: false,
+          });
+      },
+      1009,
+      ErrorCode.MessageTooLarge,
+    ],
+    [
+      'a fragmented ping',
+      (p) => p.send(Buffer.from([0x09, 0x81, 0, 0, 0, 0, 0x78])),
+      1002,
+      ErrorCode.FragmentedControlFrame,
+    ],
   ];
 
-  it.each(cases)('fails the connection on %s with the right code, one error', async (_name, act, code, errorCode) => {
-    const { server, peer } = rawClient({ maxReceivedFrameSize: 1000, maxReceivedMessageSize: 4000 });
-    const errors: unknown[] = [];
-    server.on('error', (e) => errors.push(e));
-    server.resume();
-    act(peer);
-    expect(await peer.closeCode()).toBe(code);
-    await peer.closed;
-    await new Promise((r) => setImmediate(r));
-    expect(errors).toHaveLength(1);
-    expect(errors[0]).toBeInstanceOf(ProtocolError);
-    expect((errors[0] as ProtocolError).code).toBe(errorCode);
-    expect((errors[0] as ProtocolError).closeCode).toBe(code);
-    expect(server.destroyed).toBe(true);
-  });
+  it.each(cases)(
+    'fails the connection on %s with the right code, one error',
+    async (_name, act, code, errorCode) => {
+      const { server, peer } = rawClient({
+        maxReceivedFrameSize: 1000,
+        maxReceivedMessageSize: 4000,
+      });
+      const errors: unknown[] = [];
+      server.on('error', (e) => errors.push(e));
+      server.resume();
+      act(peer);
+      expect(await peer.closeCode()).toBe(code);
+      await peer.closed;
+      await new Promise((r) => setImmediate(r));
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toBeInstanceOf(ProtocolError);
+      expect((errors[0] as ProtocolError).code).toBe(errorCode);
+      expect((errors[0] as ProtocolError).closeCode).toBe(code);
+      expect(server.destroyed).toBe(true);
+    },
+  );
 
   it('does not crash a process without an error listener, and keeps the error in closeError', async () => {
     const { server, peer } = rawClient();
@@ -209,7 +285,10 @@ describe('WebSocketConnection errors and limits', () => {
     const chunks: Buffer[] = [];
     for (let i = 0; i < 65_536; i++) {
       const last = i === 65_535;
-      chunks.push(Buffer.from([(i === 0 ? 0x02 : 0x00) | (last ? 0x80 : 0), 0x80 | 64, 0, 0, 0, 0]), Buffer.alloc(64, i & 0xff));
+      chunks.push(
+        Buffer.from([(i === 0 ? 0x02 : 0x00) | (last ? 0x80 : 0), 0x80 | 64, 0, 0, 0, 0]),
+        Buffer.alloc(64, i & 0xff),
+      );
     }
     peer.send(Buffer.concat(chunks));
     const [message] = (await readChunks(server, 1)) as Buffer[];
@@ -282,7 +361,14 @@ describe('WebSocketConnection raw-fragment mode', () => {
 
   it('writes raw frames as given', async () => {
     const { server, client } = await pair('memory', {}, { assembleFragments: false });
-    const text = (payload: string, opcode: number, fin: boolean): Frame => ({ fin, rsv1: false, rsv2: false, rsv3: false, opcode: opcode as Frame['opcode'], payload: Buffer.from(payload) });
+    const text = (payload: string, opcode: number, fin: boolean): Frame => ({
+      fin,
+      rsv1: false,
+      rsv2: false,
+      rsv3: false,
+      opcode: opcode as Frame['opcode'],
+      payload: Buffer.from(payload),
+    });
     client.write(text('ab', Opcode.Text, false));
     client.write(text('cd', Opcode.Continuation, true));
     expect(await readChunks(server, 1)).toEqual(['abcd']);

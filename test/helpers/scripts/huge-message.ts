@@ -5,9 +5,9 @@
  * Run in its own process so that the peak RSS is this pipeline's alone.
  */
 import { createHash } from 'node:crypto';
-import { Readable } from 'readable-stream';
 import { pipeline } from 'node:stream/promises';
-import { IncomingMessageStream } from '../../../lib/stream/incoming-message-stream.js';
+import { Readable } from 'readable-stream';
+import type { IncomingMessageStream } from '../../../lib/stream/incoming-message-stream.js';
 import { WebSocketConnection } from '../../../lib/stream/websocket-connection.js';
 import { tcpPair } from '../tcp-pair.js';
 
