@@ -1,3 +1,4 @@
+import type { Extension } from '../extensions/extension.js';
 import { InvalidArgumentError } from '../protocol/errors.js';
 import type { Role } from '../protocol/frame.js';
 import { type FragmentationOptions, resolveFragmentThreshold } from './fragmentation-options.js';
@@ -47,6 +48,8 @@ export interface ConnectionInit extends ConnectionOptions {
   protocol?: string;
   /** Bytes that arrived after the handshake and before the connection took the transport. */
   head?: Buffer;
+  /** Extensions agreed in the handshake, in the order they apply. */
+  extensions?: readonly Extension[];
 }
 
 /** Every tunable, resolved to a value. */
