@@ -139,7 +139,12 @@ export class InboundProcessor {
       return;
     }
     const rsv = rsvBits(frame);
-    if (frame.fin && frame.opcode !== Opcode.Continuation && rsv === 0 && !this.#options.messageStreams) {
+    if (
+      frame.fin &&
+      frame.opcode !== Opcode.Continuation &&
+      rsv === 0 &&
+      !this.#options.messageStreams
+    ) {
       // A message in one plain frame, the common case: no gathering, no copy.
       const opcode = this.#sequencer.startFrame(frame.opcode);
       this.#sequencer.payload(frame.payload);
@@ -217,35 +222,46 @@ export class InboundProcessor {
     this.#transformPieces(codec, piece, last, size, then);
   }
 
-  #transformPieces(codec: MessageCodec, piece: Buffer, last: boolean, size: number, then: () => void): void {
+  #transformPieces(
+    codec: MessageCodec,
+    piece: Buffer,
+    last: boolean,
+    size: number,
+    then: () => void,
+  ): void {
     const head = piece.length > size ? piece.subarray(0, size) : piece;
     const rest = piece.subarray(head.length);
     const isLast = last && rest.length === 0;
-    codec.transform(head, isLast, (out) => this.#acceptTransformed(out), (err) => {
-      // Always continue on a later tick, so that a codec that calls back at once cannot
-      // re-enter the drain loop.
-      queueMicrotask(() => {
-        if (this.#stopped) return;
-        const failure = err ?? this.#codecError;
-        if (failure) {
-          this.#failWith(failure);
-          return;
-        }
-        if (rest.length > 0) {
-          this.#transformPieces(codec, rest, last, size, then);
-          return;
-        }
-        this.#busy = false;
-        try {
-          then();
-        } catch (thrown) {
-          this.#failWith(thrown as Error);
-          return;
-        }
-        this.#updatePause();
-        this.#drain();
-      });
-    });
+    codec.transform(
+      head,
+      isLast,
+      (out) => this.#acceptTransformed(out),
+      (err) => {
+        // Always continue on a later tick, so that a codec that calls back at once cannot
+        // re-enter the drain loop.
+        queueMicrotask(() => {
+          if (this.#stopped) return;
+          const failure = err ?? this.#codecError;
+          if (failure) {
+            this.#failWith(failure);
+            return;
+          }
+          if (rest.length > 0) {
+            this.#transformPieces(codec, rest, last, size, then);
+            return;
+          }
+          this.#busy = false;
+          try {
+            then();
+          } catch (thrown) {
+            this.#failWith(thrown as Error);
+            return;
+          }
+          this.#updatePause();
+          this.#drain();
+        });
+      },
+    );
   }
 
   /** Takes a codec's output; an error is kept for the codec's completion. */

@@ -69,14 +69,19 @@ export class OutboundMessage {
       return;
     }
     const output: Buffer[] = [];
-    transform.codec.transform(job.piece, job.fin, (chunk) => output.push(chunk), (err) => {
-      if (err) {
-        done(err);
-        return;
-      }
-      const payload = output.length === 1 ? output[0]! : Buffer.concat(output);
-      this.#sink(this.#frames(payload, job.fin), done);
-    });
+    transform.codec.transform(
+      job.piece,
+      job.fin,
+      (chunk) => output.push(chunk),
+      (err) => {
+        if (err) {
+          done(err);
+          return;
+        }
+        const payload = output.length === 1 ? output[0]! : Buffer.concat(output);
+        this.#sink(this.#frames(payload, job.fin), done);
+      },
+    );
   }
 
   /** Cuts a piece into frames; an empty piece that does not end the message sends nothing. */

@@ -1,6 +1,6 @@
 import type { Duplex as NodeDuplex } from 'node:stream';
+import { Duplex, type Writable } from 'readable-stream';
 import type { Extension } from '../extensions/extension.js';
-import { Duplex, Writable } from 'readable-stream';
 import { CloseCode } from '../protocol/close-codes.js';
 import { encodeClosePayload, parseClosePayload } from '../protocol/close-payload.js';
 import {
@@ -11,10 +11,11 @@ import {
   InvalidArgumentError,
   ProtocolError,
 } from '../protocol/errors.js';
+import { fragmentMessage } from '../protocol/fragmentation.js';
 import type { Frame } from '../protocol/frame.js';
 import { encodeFrame, frameHeaderSize, writeFrameHeader } from '../protocol/frame-encoder.js';
-import { generateMaskKey, mask } from '../protocol/mask.js';
 import type { ExtensionOffer } from '../protocol/header-parser.js';
+import { generateMaskKey, mask } from '../protocol/mask.js';
 import { Opcode } from '../protocol/opcodes.js';
 import type { StreamCallback } from './callbacks.js';
 import {
@@ -22,15 +23,25 @@ import {
   type ResolvedConnectionOptions,
   resolveConnectionOptions,
 } from './connection-options.js';
-import { type IncomingChunk, InboundProcessor } from './inbound-processor.js';
+import { InboundProcessor, type IncomingChunk } from './inbound-processor.js';
 import { IncomingMessageStream } from './incoming-message-stream.js';
 import { Keepalive } from './keepalive.js';
-import { messageToFrames, toBuffer } from './message-fragmenter.js';
+import { toBuffer } from './message-fragmenter.js';
+import { createMessageWritable } from './message-writable.js';
+import { OutboundMessage, type OutgoingTransform } from './outbound-message.js';
 
 /** The transport under a connection: a TCP or TLS socket, an HTTP/2 stream, a test pair. */
 export type Transport = NodeDuplex;
 
 export type { IncomingChunk } from './inbound-processor.js';
+
+/** Per-message options of {@link WebSocketConnection.send}. */
+export interface SendOptions {
+  /** Send as binary (true) or text (false). Default: binary for bytes, text otherwise. */
+  binary?: boolean;
+  /** Let extensions (permessage-deflate) transform this message. Default: true. */
+  compress?: boolean;
+}
 
 /** Options of {@link WebSocketConnection.createMessageStream}. */
 export interface MessageStreamOptions {
@@ -112,6 +123,7 @@ export class WebSocketConnection extends Duplex {
   #closeCode: number = CloseCode.AbnormalClosure;
   #closeReason = '';
   #seedBridged = false;
+  readonly #sendOptions = new WeakMap<object, { binary: boolean; compress: boolean }>();
   readonly #remoteAddress: string | undefined;
 
   constructor(transport: Transport, init: ConnectionInit) {
@@ -245,68 +257,27 @@ export class WebSocketConnection extends Duplex {
    * ```
    */
   createMessageStream(options: MessageStreamOptions = {}): Writable {
-    const opcode = options.binary === false ? Opcode.Text : Opcode.Binary;
+    const binary = options.binary !== false;
     const marker = this.writableObjectMode ? {} : Buffer.alloc(0);
     const turn: StreamTurn = { started: false, begin: () => {}, release: undefined };
     const ready = new Promise<void>((resolve) => {
       turn.begin = resolve;
     });
-    let first = true;
-    const connection = this;
-    const sendPiece = (payload: Buffer, fin: boolean, callback: StreamCallback) => {
-      const frame: Frame = {
-        fin,
-        rsv1: false,
-        rsv2: false,
-        rsv3: false,
-        opcode: first ? opcode : Opcode.Continuation,
-        payload,
-      };
-      first = false;
-      ready.then(() => connection.#writeFrames([frame], callback));
-    };
-    const stream = new Writable({
-      highWaterMark: options.highWaterMark ?? 64 * 1024,
-      decodeStrings: true,
-      write(chunk: Buffer, _encoding, callback) {
-        if (connection.#closing) {
-          callback(closedError('The connection closed before the message stream ended'));
-          return;
-        }
-        const threshold = connection.#options.fragmentThreshold;
-        if (chunk.length <= threshold) {
-          sendPiece(chunk, false, callback);
-          return;
-        }
-        const pieces: Buffer[] = [];
-        for (let at = 0; at < chunk.length; at += threshold) {
-          pieces.push(chunk.subarray(at, at + threshold));
-        }
-        const last = pieces.pop()!;
-        for (const piece of pieces) sendPiece(piece, false, () => {});
-        sendPiece(last, false, callback);
-      },
-      final(callback) {
-        sendPiece(Buffer.alloc(0), true, (err) => {
-          connection.#endTurn(turn);
-          callback(err);
-        });
-      },
-      destroy(err, callback) {
-        if (!stream.writableFinished) {
-          // A message cut short cannot be completed honestly: the peer is mid-message and
-          // only a new connection can carry the next one. @see RFC 6455 §5.4
-          connection.#endTurn(turn);
-          if (turn.started && !connection.destroyed) {
-            connection.destroy(err ?? closedError('A message stream was destroyed mid-message'));
-          }
-        }
-        callback(err);
-      },
-    });
+    const message = this.#outboundMessage(binary, undefined, true);
     this.#turns.set(marker, turn);
     this.write(marker);
-    return stream;
+    return createMessageWritable(
+      {
+        ready,
+        message,
+        closing: () => this.#closing,
+        release: () => this.#endTurn(turn),
+        abort: (err) => {
+          if (turn.started && !this.destroyed) this.destroy(err);
+        },
+      },
+      options.highWaterMark ?? 64 * 1024,
+    );
   }
 
   // ---------------------------------------------------------------- WebSocket-Node's API
@@ -332,9 +303,29 @@ export class WebSocketConnection extends Duplex {
     return this.write(data, callback);
   }
 
-  /** Sends a Buffer as binary and anything else as text (WebSocket-Node's API). */
-  send(data: unknown, callback?: (err?: Error | null) => void): boolean {
-    return data instanceof Uint8Array ? this.write(data, callback) : this.sendUTF(data, callback);
+  /**
+   * Sends a Buffer as binary and anything else as text (WebSocket-Node's API). With
+   * options, chooses per message: `compress: false` sends it untransformed by extensions
+   * (permessage-deflate), `binary` overrides the type given by the data.
+   */
+  send(data: unknown, callback?: (err?: Error | null) => void): boolean;
+  send(data: unknown, options: SendOptions, callback?: (err?: Error | null) => void): boolean;
+  send(
+    data: unknown,
+    optionsOrCallback?: SendOptions | ((err?: Error | null) => void),
+    maybeCallback?: (err?: Error | null) => void,
+  ): boolean {
+    const options = typeof optionsOrCallback === 'function' ? undefined : optionsOrCallback;
+    const callback = typeof optionsOrCallback === 'function' ? optionsOrCallback : maybeCallback;
+    if (options === undefined || this.writableObjectMode) {
+      return data instanceof Uint8Array ? this.write(data, callback) : this.sendUTF(data, callback);
+    }
+    const binary = options.binary ?? data instanceof Uint8Array;
+    const payload =
+      data instanceof Uint8Array ? Buffer.from(toBuffer(data)) : Buffer.from(String(data));
+    // The options travel with this (fresh) buffer through the writable queue.
+    this.#sendOptions.set(payload, { binary, compress: options.compress ?? true });
+    return this.write(payload, callback);
   }
 
   /**
@@ -441,20 +432,24 @@ export class WebSocketConnection extends Duplex {
     entries: Array<{ chunk: unknown; encoding: BufferEncoding }>,
     callback: StreamCallback,
   ): void {
-    const last = entries.length - 1;
-    for (let i = 0; i < last; i++) {
-      const entry = entries[i]!;
-      let failed: Error | null | undefined;
-      this.#writeChunk(entry.chunk, entry.encoding, (err) => {
-        failed = err;
-      });
-      if (failed) {
-        callback(failed);
-        return;
-      }
+    this.#writeEntries(entries, 0, callback);
+  }
+
+  /** Writes batched entries strictly in order: a compressed one may finish later. */
+  #writeEntries(
+    entries: Array<{ chunk: unknown; encoding: BufferEncoding }>,
+    index: number,
+    callback: StreamCallback,
+  ): void {
+    const entry = entries[index]!;
+    if (index === entries.length - 1) {
+      this.#writeChunk(entry.chunk, entry.encoding, callback);
+      return;
     }
-    const entry = entries[last]!;
-    this.#writeChunk(entry.chunk, entry.encoding, callback);
+    this.#writeChunk(entry.chunk, entry.encoding, (err) => {
+      if (err) callback(err);
+      else this.#writeEntries(entries, index + 1, callback);
+    });
   }
 
   #writeChunk(chunk: unknown, encoding: BufferEncoding, callback: StreamCallback): void {
@@ -468,25 +463,76 @@ export class WebSocketConnection extends Duplex {
       this.#writeAfterClose(callback);
       return;
     }
-    let frames: Frame[];
-    try {
-      frames = this.#framesFor(chunk, encoding);
-    } catch (err) {
-      callback(err as Error);
+    if (this.writableObjectMode) {
+      let frame: Frame;
+      try {
+        frame = checkRawFrame(chunk);
+      } catch (err) {
+        callback(err as Error);
+        return;
+      }
+      this.#writeFrames([frame], callback);
       return;
     }
-    this.#writeFrames(frames, callback);
+    this.#writeMessage(chunk, encoding, callback);
   }
 
-  #framesFor(chunk: unknown, encoding: BufferEncoding): Frame[] {
-    if (this.writableObjectMode) return [checkRawFrame(chunk)];
-    if (typeof chunk === 'string' && encoding !== 'utf8' && encoding !== 'utf-8') {
-      return messageToFrames(
-        Buffer.from(chunk, encoding).toString('utf8'),
-        this.#options.fragmentThreshold,
+  #writeMessage(chunk: unknown, encoding: BufferEncoding, callback: StreamCallback): void {
+    const options = this.#sendOptions.get(chunk as object);
+    let payload: Buffer;
+    let binary: boolean;
+    if (typeof chunk === 'string') {
+      const text =
+        encoding === 'utf8' || encoding === 'utf-8'
+          ? chunk
+          : Buffer.from(chunk, encoding).toString('utf8');
+      payload = Buffer.from(text, 'utf8');
+      binary = false;
+    } else if (chunk instanceof Uint8Array) {
+      payload = toBuffer(chunk);
+      binary = options?.binary ?? true;
+    } else {
+      callback(
+        new InvalidArgumentError('A message is a string (text) or a Buffer/Uint8Array (binary)'),
       );
+      return;
     }
-    return messageToFrames(chunk, this.#options.fragmentThreshold);
+    if (this.#extensions.length === 0) {
+      // No extension: frame it here, synchronously, without the per-message machinery.
+      const opcode = binary ? Opcode.Binary : Opcode.Text;
+      this.#writeFrames(
+        fragmentMessage(opcode, payload, this.#options.fragmentThreshold),
+        callback,
+      );
+      return;
+    }
+    this.#outboundMessage(binary, payload.length, options?.compress ?? true).write(
+      payload,
+      true,
+      callback,
+    );
+  }
+
+  /** Starts an outgoing message, through the first extension that wants to transform it. */
+  #outboundMessage(
+    binary: boolean,
+    length: number | undefined,
+    compress: boolean,
+  ): OutboundMessage {
+    let transform: OutgoingTransform | undefined;
+    for (const extension of this.#extensions) {
+      const codec = extension.outgoing({ binary, length, compress });
+      if (codec !== undefined) {
+        transform = { codec, rsv: extension.rsv };
+        break;
+      }
+    }
+    return new OutboundMessage(
+      binary ? Opcode.Binary : Opcode.Text,
+      this.#options.fragmentThreshold,
+      transform,
+      (frames, callback) => this.#writeFrames(frames, callback),
+    );
   }
 
   /** Writes frames to the transport; calls back once the transport has room again. */
