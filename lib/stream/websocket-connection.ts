@@ -9,7 +9,6 @@ import {
   closeReasonFor,
   ErrorCode,
   InvalidArgumentError,
-  ProtocolError,
 } from '../protocol/errors.js';
 import { fragmentMessage } from '../protocol/fragmentation.js';
 import type { Frame } from '../protocol/frame.js';
