@@ -77,10 +77,11 @@ interface StreamTurn {
  * - A Close from the peer ends the readable side after the last message and is answered.
  * - `destroy(err)` sends a Close with the error's code (1011 for errors that are not ours)
  *   and emits `err`; `terminate()` drops the transport at once.
- * - Errors caused by the peer (a protocol violation, an abnormal closure) are emitted as
- *   'error' when something listens for 'error' (a `pipeline` always does); without a
- *   listener the connection just closes, and the error is kept in `closeError`, so that a
- *   hostile peer cannot crash a process that forgot its error handler.
+ * - Errors (a protocol violation by the peer, an abnormal closure, a write after the close)
+ *   are emitted as 'error' and kept in `closeError`. The connection keeps a do-nothing
+ *   'error' listener of its own, so that an error nobody listens for closes the connection
+ *   instead of crashing the process: a hostile peer cannot take a server down, not even
+ *   one that only does `ws.pipe(ws)` (pipe's own listener rethrows when it is alone).
  *
  * 'close' is emitted with `(closeCode, closeReason)`.
  *
@@ -167,6 +168,7 @@ export class WebSocketConnection extends Duplex {
         onTimeout: () => this.#dropSilentPeer(),
       });
     }
+    this.on('error', ignoreError);
     this.on('newListener', (event: string | symbol) => this.#bridgeSeedEvents(event));
     this.#attach(init.head);
   }
@@ -687,9 +689,7 @@ export class WebSocketConnection extends Duplex {
   }
 
   #writeAfterClose(callback: StreamCallback): void {
-    // Reported as an error only when someone listens for it (see the class comment).
-    if (this.listenerCount('error') > 0) callback(closedError('The connection is closing'));
-    else callback();
+    callback(closedError('The connection is closing'));
   }
 
   // ---------------------------------------------------------------- closing
@@ -811,13 +811,13 @@ export class WebSocketConnection extends Duplex {
 
   /**
    * Fails the connection: records the error, sends its Close code, and destroys the
-   * stream (emitting the error only where it is listened for). @see RFC 6455 §7.1.7
+   * stream with it. @see RFC 6455 §7.1.7
    */
   #fail(err: Error): void {
     this.#inputClosed = true;
     if (this.#failure === undefined) this.#failure = err;
     if (this.destroyed) return;
-    this.destroy(this.listenerCount('error') > 0 ? err : undefined);
+    this.destroy(err);
   }
 
   override _destroy(err: Error | null, callback: (error: Error | null) => void): void {
@@ -860,6 +860,8 @@ function checkRawFrame(chunk: unknown): Frame {
   }
   return frame;
 }
+
+function ignoreError(): void {}
 
 function closedError(message: string): ConnectionClosedError {
   return new ConnectionClosedError(message);

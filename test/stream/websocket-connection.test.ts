@@ -413,3 +413,14 @@ describe("WebSocket-Node's connection API on the same class", () => {
     expect(frames.map((f) => f.opcode)).toEqual([Opcode.Text, Opcode.Continuation]);
   });
 });
+
+describe('no crash without error handlers', () => {
+  it('survives a peer that drops TCP under ws.pipe(ws), whose own listener would rethrow', async () => {
+    const { server, transports } = await pair('tcp');
+    server.pipe(server);
+    const closed = closeOf(server);
+    transports[1].destroy();
+    expect(await closed).toEqual([1006, '']);
+    expect(server.closeError).toBeInstanceOf(ConnectionClosedError);
+  });
+});

@@ -1,0 +1,307 @@
+import { EventEmitter } from 'node:events';
+import type { IncomingMessage } from 'node:http';
+import net from 'node:net';
+import type { Duplex as NodeDuplex } from 'node:stream';
+import {
+  ErrorCode,
+  type HeaderMap,
+  InvalidArgumentError,
+  WebSocketError,
+} from '../protocol/errors.js';
+import {
+  buildAcceptResponse,
+  buildRejectResponse,
+  type UpgradeRequestInfo,
+} from '../protocol/handshake.js';
+import type { ExtensionOffer } from '../protocol/header-parser.js';
+import type { ConnectionOptions } from '../stream/connection-options.js';
+import { WebSocketConnection } from '../stream/websocket-connection.js';
+import { endWithResponse, guardSocket, rejectUpgrade, unguardSocket } from './upgrade-response.js';
+
+/** What a server gives each request: defaults for its connection, and where to report. */
+export interface RequestContext {
+  /** Tunables of the connection that accept() creates (the server's defaults). */
+  connectionOptions: ConnectionOptions;
+  /** Time, in ms, the application has to accept or reject. 0 or Infinity: no limit. */
+  handshakeTimeout: number;
+  /** Called once a connection is made from this request. */
+  onAccept(connection: WebSocketConnection, request: WebSocketRequest): void;
+  /** Called once when the request stops being pending, however that happened. */
+  onSettled(request: WebSocketRequest): void;
+  /** Called when the server (not the application) fails the handshake: timeout, client gone. */
+  onServerReject(error: WebSocketError, request: WebSocketRequest): void;
+}
+
+/** Who settled a request: the application (a second call is a bug) or the server. */
+type SettledBy = 'application' | 'server';
+
+/** The state of a {@link WebSocketRequest}. */
+export type WebSocketRequestState = 'pending' | 'accepted' | 'rejected';
+
+/** Lets the server fail a pending request without exposing the means to applications. */
+export const serverReject: unique symbol = Symbol('serverReject');
+
+/**
+ * A valid opening handshake waiting for the application's decision, as WebSocket-Node's
+ * 'request' event hands it out. The decision may come later (after an authentication
+ * lookup): until it does, nobody reads the socket, so the bytes a client sends meanwhile
+ * wait in the socket's buffer, and the upgrade's `head` is kept; both are handed to the
+ * connection, in order, when it is accepted.
+ *
+ * Events: 'requestAccepted' (connection), 'requestRejected' (status).
+ *
+ * @see RFC 6455 §4.2.1 (reading the client's handshake), §4.2.2 (answering it)
+ * @example
+ * ```ts
+ * wss.on('request', async (request) => {
+ *   if (!(await isAllowed(request.httpRequest))) return request.reject(401, 'Who are you?');
+ *   const ws = request.accept('chat.v1');
+ *   ws.pipe(ws);
+ * });
+ * ```
+ */
+export class WebSocketRequest extends EventEmitter {
+  /** The HTTP request of the upgrade. */
+  readonly httpRequest: IncomingMessage;
+  /** The request target as sent, e.g. '/chat?room=1'. */
+  readonly resource: string;
+  /** The request target resolved against the Host, with a ws: or wss: scheme. */
+  readonly resourceURL: URL;
+  /** The Host header. */
+  readonly host: string;
+  /** The Origin header (Sec-WebSocket-Origin from old clients), undefined without one. */
+  readonly origin: string | undefined;
+  /** The subprotocols the client offers, in its order of preference. */
+  readonly requestedProtocols: readonly string[];
+  /** The extensions the client offers, in its order of preference. */
+  readonly requestedExtensions: readonly ExtensionOffer[];
+  /** The client's address (undefined over a Unix socket). */
+  readonly remoteAddress: string | undefined;
+  /** The Sec-WebSocket-Key, as sent. */
+  readonly key: string;
+  /** The protocol version the client speaks (13, the only one accepted). */
+  readonly webSocketVersion: number;
+  readonly #socket: NodeDuplex;
+  #head: Buffer | undefined;
+  readonly #context: RequestContext;
+  #state: WebSocketRequestState = 'pending';
+  #settledBy: SettledBy | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  readonly #onSocketClose = (): void => {
+    this.#fail(
+      new WebSocketError(
+        ErrorCode.Handshake,
+        'The client went away before the request was answered',
+      ),
+    );
+  };
+
+  constructor(
+    httpRequest: IncomingMessage,
+    socket: NodeDuplex,
+    head: Buffer,
+    info: UpgradeRequestInfo,
+    context: RequestContext,
+  ) {
+    super();
+    this.httpRequest = httpRequest;
+    this.#socket = socket;
+    this.#head = head.length > 0 ? head : undefined;
+    this.#context = context;
+    this.resource = info.resource;
+    this.host = info.host;
+    this.origin = info.origin;
+    this.requestedProtocols = info.protocols;
+    this.requestedExtensions = info.extensions;
+    this.key = info.key;
+    this.webSocketVersion = info.version;
+    this.remoteAddress = (socket as Partial<net.Socket>).remoteAddress;
+    const scheme = (socket as { encrypted?: boolean }).encrypted === true ? 'wss' : 'ws';
+    this.resourceURL = resolveResource(info.resource, scheme, info.host);
+    guardSocket(socket);
+    socket.once('close', this.#onSocketClose);
+    const timeout = context.handshakeTimeout;
+    if (timeout > 0 && Number.isFinite(timeout)) {
+      this.#timer = setTimeout(() => this.#timeout(), timeout);
+      this.#timer.unref();
+    }
+  }
+
+  /**
+   * Tells whether the request still waits for accept() or reject(), or which it got (the
+   * server may have rejected it meanwhile: timeout, shutdown, client gone).
+   *
+   * @example if (request.state === 'pending') request.accept();
+   */
+  get state(): WebSocketRequestState {
+    return this.#state;
+  }
+
+  /**
+   * Accepts the request: writes the 101 answer and returns the connection, which takes the
+   * upgrade's `head` and everything the client sent since. `protocol` must be one the client
+   * offered (see requestedProtocols); undefined, null or '' means none, and then no
+   * Sec-WebSocket-Protocol header is sent (an empty one would fail the client). `headers`
+   * are added to the 101 (Set-Cookie, say). `origin` is accepted for WebSocket-Node's
+   * signature and not used: an RFC 6455 answer carries no origin.
+   *
+   * A bad argument (a protocol the client did not offer, a header that would break the
+   * answer) answers 500 and throws InvalidArgumentError, as WebSocket-Node does. Accepting
+   * a request the application already settled throws; accepting one the server settled
+   * meanwhile (handshake timeout, shutdown, the client went away) returns a connection
+   * that is already closed (1006) instead, so that a late decision cannot crash an async
+   * handler.
+   *
+   * @see RFC 6455 §4.2.2 (item 5), §1.9 (subprotocols)
+   * @example
+   * const ws = request.accept(request.requestedProtocols.includes('chat') ? 'chat' : undefined);
+   */
+  accept(
+    protocol?: string | null,
+    origin?: string | null,
+    headers?: HeaderMap,
+  ): WebSocketConnection {
+    void origin;
+    const chosen =
+      protocol === undefined || protocol === null || protocol === '' ? undefined : protocol;
+    if (this.#state !== 'pending') return this.#late('accept', chosen);
+    let head: string;
+    try {
+      if (chosen !== undefined && !this.requestedProtocols.includes(chosen)) {
+        throw new InvalidArgumentError(
+          `Subprotocol ${JSON.stringify(chosen)} was not requested by the client`,
+        );
+      }
+      head = buildAcceptResponse({ key: this.key, protocol: chosen, headers });
+    } catch (err) {
+      this.#settle('rejected', 'application');
+      rejectUpgrade(this.#socket, 500);
+      this.emit('requestRejected', 500);
+      throw err;
+    }
+    const socket = this.#socket;
+    if (socket.destroyed || !socket.writable) {
+      this.#settle('accepted', 'application');
+      return deadConnection(this.#context.connectionOptions, chosen);
+    }
+    this.#settle('accepted', 'application');
+    (socket as Partial<net.Socket>).setTimeout?.(0);
+    socket.write(head);
+    const connection = new WebSocketConnection(socket, {
+      ...this.#context.connectionOptions,
+      role: 'server',
+      protocol: chosen ?? '',
+      head: this.#head,
+    });
+    this.#head = undefined;
+    unguardSocket(socket);
+    this.emit('requestAccepted', connection);
+    this.#context.onAccept(connection, this);
+    return connection;
+  }
+
+  /**
+   * Refuses the request with an HTTP error (403 by default, as WebSocket-Node), `reason` as
+   * a short text/plain body and `headers` added (WWW-Authenticate for a 401, say), then
+   * closes the socket. Rejecting a request the application already settled throws; one the
+   * server settled meanwhile is left alone.
+   *
+   * @see RFC 6455 §4.2.2 (item 4)
+   * @example request.reject(401, 'Token expired', { 'www-authenticate': 'Bearer' });
+   */
+  reject(status = 403, reason?: string, headers?: HeaderMap): void {
+    if (this.#state !== 'pending') {
+      this.#late('reject');
+      return;
+    }
+    let response: string;
+    try {
+      response = buildRejectResponse(status, reason, headers);
+    } catch (err) {
+      this.#settle('rejected', 'application');
+      rejectUpgrade(this.#socket, 500);
+      this.emit('requestRejected', 500);
+      throw err;
+    }
+    this.#settle('rejected', 'application');
+    endWithResponse(this.#socket, response);
+    this.emit('requestRejected', status);
+  }
+
+  /** Fails a pending request on the server's behalf (shutdown: 503). */
+  [serverReject](status: number, reason: string): void {
+    if (this.#state !== 'pending') return;
+    this.#settle('rejected', 'server');
+    rejectUpgrade(this.#socket, status, reason);
+    this.emit('requestRejected', status);
+  }
+
+  #timeout(): void {
+    if (this.#state !== 'pending') return;
+    // 503 rather than 408: the client sent its whole request in time; it is this server
+    // that did not decide, and 408 would blame the client. @see RFC 9110 §15.6.4
+    this.#settle('rejected', 'server');
+    rejectUpgrade(this.#socket, 503, 'Handshake timed out');
+    this.emit('requestRejected', 503);
+    this.#context.onServerReject(
+      new WebSocketError(
+        ErrorCode.HandshakeTimeout,
+        'The request was neither accepted nor rejected in time',
+      ),
+      this,
+    );
+  }
+
+  #fail(error: WebSocketError): void {
+    if (this.#state !== 'pending') return;
+    this.#settle('rejected', 'server');
+    this.#socket.destroy();
+    this.emit('requestRejected', 0);
+    this.#context.onServerReject(error, this);
+  }
+
+  #late(action: 'accept' | 'reject', protocol?: string): WebSocketConnection {
+    if (this.#settledBy === 'application') {
+      throw new InvalidArgumentError(
+        `Cannot ${action} a WebSocket request that was already ${this.#state}: accept or reject it once`,
+      );
+    }
+    return deadConnection(this.#context.connectionOptions, protocol);
+  }
+
+  #settle(state: WebSocketRequestState, by: SettledBy): void {
+    this.#state = state;
+    this.#settledBy = by;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#socket.removeListener('close', this.#onSocketClose);
+    this.#context.onSettled(this);
+  }
+}
+
+/**
+ * Gives the connection that a late accept() returns: one that is already closed (1006),
+ * over a socket that never connected, so the real socket is not touched again.
+ */
+function deadConnection(
+  options: ConnectionOptions,
+  protocol: string | undefined,
+): WebSocketConnection {
+  const socket = new net.Socket();
+  socket.destroy();
+  const connection = new WebSocketConnection(socket, {
+    ...options,
+    role: 'server',
+    protocol: protocol ?? '',
+  });
+  connection.destroy();
+  return connection;
+}
+
+function resolveResource(resource: string, scheme: string, host: string): URL {
+  try {
+    return new URL(resource, `${scheme}://${host}`);
+  } catch {
+    return new URL(`${scheme}://localhost/`);
+  }
+}
