@@ -3,6 +3,13 @@
  * everything is a stream. Public exports only.
  */
 
+export { type ClientOptions, connect, MAX_BODY_EXCERPT, WebSocketClient } from './client.js';
+export type {
+  Extension,
+  ExtensionFactory,
+  MessageCodec,
+  OutgoingMessageInfo,
+} from './extensions/extension.js';
 export { CloseCode, isSendableCloseCode, isValidWireCloseCode } from './protocol/close-codes.js';
 export { encodeClosePayload, parseClosePayload } from './protocol/close-payload.js';
 export {
@@ -21,9 +28,20 @@ export {
   type FrameDecoderOptions,
 } from './protocol/frame-decoder.js';
 export { encodeFrame, encodeFrameHeader } from './protocol/frame-encoder.js';
+export type { ExtensionOffer, ExtensionParam } from './protocol/header-parser.js';
 export { generateMaskKey, mask, unmask } from './protocol/mask.js';
 export { isControlOpcode, Opcode, Rsv } from './protocol/opcodes.js';
 export { Utf8Validator } from './protocol/utf8-validator.js';
+export {
+  type AllowedOrigins,
+  type BroadcastOptions,
+  type HttpServerLike,
+  type ShutDownOptions,
+  WebSocketRequest,
+  type WebSocketRequestState,
+  WebSocketServer,
+  type WebSocketServerOptions,
+} from './server.js';
 export type { ConnectionInit, ConnectionOptions } from './stream/connection-options.js';
 export { CONNECTION_DEFAULTS } from './stream/connection-options.js';
 export type { FragmentationOptions } from './stream/fragmentation-options.js';
@@ -44,6 +62,7 @@ export {
 export {
   type IncomingChunk,
   type MessageStreamOptions,
+  type SendOptions,
   type Transport,
   WebSocketConnection,
 } from './stream/websocket-connection.js';
