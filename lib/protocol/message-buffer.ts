@@ -1,8 +1,10 @@
 /**
- * Gathers the fragments of one message with a bounded per-fragment cost. Large pieces are
- * kept by reference (no copy); small ones are copied into a shared block, so that a flood
- * of tiny fragments costs its bytes and not an object each. `heldBytes` is what the
- * message costs in memory, the figure that limits are checked against.
+ * Gathers the fragments of one message so that what it holds stays within a small factor
+ * of its payload, whatever the fragmentation: large pieces are kept by reference (no copy)
+ * unless they are a small view of a much larger buffer (a 1 KiB fragment must not pin the
+ * 64 KiB socket read it came in); small ones are copied into a shared block, so that a
+ * flood of tiny fragments costs its bytes and not an object each. Limits can then be
+ * checked against the payload alone, the same whether a message is assembled or streamed.
  *
  * @see ../../shared/DESIGN.md §2 (limits bound memory, not legitimate traffic)
  */
@@ -33,7 +35,9 @@ export class MessageBuffer {
     this.#length += piece.length;
     if (piece.length >= MessageBuffer.SMALL_PIECE) {
       this.#sealBlock();
-      this.#pieces.push(piece);
+      // Referencing a view costs at most 4x its size; a smaller view is copied out.
+      const pinsMore = piece.buffer.byteLength > 4 * piece.length;
+      this.#pieces.push(pinsMore ? Buffer.from(piece) : piece);
       return;
     }
     if (this.#block === undefined || this.#blockUsed + piece.length > this.#block.length) {

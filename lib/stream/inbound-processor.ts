@@ -1,5 +1,4 @@
 import type { Extension, MessageCodec } from '../extensions/extension.js';
-import { CloseCode } from '../protocol/close-codes.js';
 import { ErrorCode, ProtocolError } from '../protocol/errors.js';
 import type { Frame, FrameHeader, Role } from '../protocol/frame.js';
 import { FrameDecoder } from '../protocol/frame-decoder.js';
@@ -283,13 +282,6 @@ export class InboundProcessor {
       return;
     }
     this.#message.append(data);
-    if (this.#message.heldBytes > this.#options.maxMessageSize) {
-      throw new ProtocolError(
-        ErrorCode.MessageTooLarge,
-        `Message exceeds the maximum size of ${this.#options.maxMessageSize} bytes`,
-        CloseCode.MessageTooBig,
-      );
-    }
   }
 
   #end(fin: boolean): void {

@@ -1,6 +1,5 @@
 import { Transform } from 'readable-stream';
-import { CloseCode } from '../protocol/close-codes.js';
-import { ErrorCode, InvalidArgumentError, ProtocolError } from '../protocol/errors.js';
+import { InvalidArgumentError } from '../protocol/errors.js';
 import type { Frame } from '../protocol/frame.js';
 import { MessageBuffer } from '../protocol/message-buffer.js';
 import { MessageSequencer } from '../protocol/message-sequencer.js';
@@ -12,10 +11,7 @@ export type Message = string | Buffer;
 
 /** Options of {@link MessageAssembler}. */
 export interface MessageAssemblerOptions {
-  /**
-   * Largest message accepted, in bytes of memory held (payload plus a fixed cost per
-   * fragment kept); above it the assembler fails with 1009. Default: 64 MiB.
-   */
+  /** Largest message accepted, in payload bytes; above it the assembler fails with 1009. Default: 64 MiB. */
   maxMessageSize?: number;
   /** Messages buffered on the readable side before the assembler stops taking frames. Default: 16. */
   highWaterMark?: number;
@@ -50,8 +46,8 @@ export class MessageAssembler extends Transform {
     const hwm = options.highWaterMark ?? 16;
     super({ objectMode: true, readableHighWaterMark: hwm, writableHighWaterMark: hwm });
     this.#maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
-    // The sequencer refuses a payload over the limit before it is kept; the held bytes
-    // (payload plus the cost of each fragment kept) are checked here as well.
+    // The sequencer refuses a payload over the limit before it is kept; the message buffer
+    // keeps what it holds within a small factor of the payload (see MessageBuffer).
     this.#sequencer = new MessageSequencer({ maxMessageSize: this.#maxMessageSize });
   }
 
@@ -91,18 +87,9 @@ export class MessageAssembler extends Transform {
     }
     if (frame.opcode !== Opcode.Continuation) this.#text = opcode === Opcode.Text;
     this.#buffer.append(frame.payload);
-    if (this.#buffer.heldBytes > this.#maxMessageSize) throw tooBig(this.#maxMessageSize);
     if (this.#sequencer.endFrame(frame.fin)) {
       const payload = this.#buffer.take();
       this.push(this.#text ? payload.toString('utf8') : payload);
     }
   }
-}
-
-function tooBig(limit: number): ProtocolError {
-  return new ProtocolError(
-    ErrorCode.MessageTooLarge,
-    `Message exceeds the maximum size of ${limit} bytes`,
-    CloseCode.MessageTooBig,
-  );
 }

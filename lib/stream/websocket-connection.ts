@@ -51,11 +51,12 @@ export interface MessageStreamOptions {
 }
 
 /**
- * Largest fragment that a masked multi-frame message is encoded back to back for (see
- * #writeMaskedFrames): up to here the masked header is 8 bytes, so fragments whose length
- * is a multiple of 8 keep the masking word loop aligned from one frame to the next.
+ * Bytes of consecutive masked frames packed into one buffer (see #writeMaskedFrames): under
+ * glibc's default mmap threshold (128 KiB), so that packs come from the heap and reuse its
+ * memory; one buffer per message measured SLOWER from 1 MiB on, every one of them
+ * page-faulted in afresh.
  */
-const MAX_PACKED_FRAGMENT = 0xffff;
+const MASKED_PACK_SIZE = 120 * 1024;
 
 /** The turn that a message stream holds on the connection's outgoing side. */
 interface StreamTurn {
@@ -544,49 +545,40 @@ export class WebSocketConnection extends Duplex {
     }
     this.#corkForTick();
     let hasRoom = true;
-    if (this.#mask && frames.length > 1 && frames[0]!.payload.length <= MAX_PACKED_FRAGMENT) {
+    if (this.#mask && frames.length > 1) {
       hasRoom = this.#writeMaskedFrames(frames);
     } else {
       for (const frame of frames) hasRoom = this.#writeFrame(frame);
     }
-    if (hasRoom) callback();
+    // The transport may hold up to our own high-water mark before the next message waits for
+    // its 'drain': gating at a socket's 16 KiB would send each 16 KiB message alone.
+    const budget = this.writableObjectMode ? 0 : this.writableHighWaterMark;
+    if (hasRoom || this.#transport.writableLength < budget) callback();
     else this.#drainWaiters.push(() => callback());
   }
 
   /**
-   * Writes the frames of one fragmented message masked, back to back in ONE buffer: one
-   * allocation and one transport write per message instead of one per fragment (1,024 of
-   * each for 16 MiB at the default 16 KiB threshold). The bytes are exactly those of
-   * encodeFrame for each frame in turn, each with its own fresh key.
+   * Writes the frames of one fragmented message masked, packed back to back into buffers of
+   * up to MASKED_PACK_SIZE bytes: one allocation and one transport write per pack instead
+   * of one per fragment (147 instead of 1,024 of each for 16 MiB at the default 16 KiB
+   * threshold: a quarter less CPU to send 16 MiB, a tenth less for 1 MiB). A fragment
+   * larger than a pack gets a buffer of its own, as from encodeFrame. The bytes are exactly
+   * encodeFrame's for each frame in turn, each with its own fresh key.
    */
   #writeMaskedFrames(frames: Frame[]): boolean {
-    let total = 0;
-    for (const frame of frames) {
-      total += frameHeaderSize(frame.payload.length, true) + frame.payload.length;
+    let hasRoom = true;
+    let from = 0;
+    while (from < frames.length) {
+      let size = maskedFrameSize(frames[from]!);
+      let to = from + 1;
+      while (to < frames.length && size + maskedFrameSize(frames[to]!) <= MASKED_PACK_SIZE) {
+        size += maskedFrameSize(frames[to]!);
+        to++;
+      }
+      hasRoom = this.#transport.write(packMaskedFrames(frames, from, to, size));
+      from = to;
     }
-    // Place the first payload at its source's alignment modulo 8, as encodeFrame does, so
-    // that mask() runs its fused word loop; the 8-byte headers keep the later ones aligned.
-    const first = frames[0]!.payload;
-    const raw = Buffer.allocUnsafe(total + 7);
-    const shift = (first.byteOffset - raw.byteOffset - frameHeaderSize(first.length, true)) & 7;
-    const out = raw.subarray(shift, shift + total);
-    let at = 0;
-    for (const frame of frames) {
-      const maskKey = generateMaskKey();
-      const payload = frame.payload;
-      at = writeFrameHeader(out, at, {
-        fin: frame.fin,
-        rsv1: frame.rsv1,
-        rsv2: frame.rsv2,
-        rsv3: frame.rsv3,
-        opcode: frame.opcode,
-        payloadLength: payload.length,
-        maskKey,
-      });
-      mask(payload, maskKey, out, at);
-      at += payload.length;
-    }
-    return this.#transport.write(out);
+    return hasRoom;
   }
 
   #writeFrame(frame: Frame): boolean {
@@ -862,6 +854,40 @@ function checkRawFrame(chunk: unknown): Frame {
 }
 
 function ignoreError(): void {}
+
+/** Bytes of a frame once encoded masked: header, key and payload. */
+function maskedFrameSize(frame: Frame): number {
+  return frameHeaderSize(frame.payload.length, true) + frame.payload.length;
+}
+
+/** Encodes `frames[from..to)` masked, back to back, into one new buffer of `size` bytes. */
+function packMaskedFrames(frames: Frame[], from: number, to: number, size: number): Buffer {
+  // Place the first payload at its source's alignment modulo 8, as encodeFrame does, so that
+  // mask() runs its fused word loop; with 8-byte headers (payloads of 126 to 65,535 bytes)
+  // and fragment lengths a multiple of 8, the next payloads stay aligned too.
+  const first = frames[from]!.payload;
+  const raw = Buffer.allocUnsafe(size + 7);
+  const shift = (first.byteOffset - raw.byteOffset - frameHeaderSize(first.length, true)) & 7;
+  const out = raw.subarray(shift, shift + size);
+  let at = 0;
+  for (let i = from; i < to; i++) {
+    const frame = frames[i]!;
+    const payload = frame.payload;
+    const maskKey = generateMaskKey();
+    at = writeFrameHeader(out, at, {
+      fin: frame.fin,
+      rsv1: frame.rsv1,
+      rsv2: frame.rsv2,
+      rsv3: frame.rsv3,
+      opcode: frame.opcode,
+      payloadLength: payload.length,
+      maskKey,
+    });
+    mask(payload, maskKey, out, at);
+    at += payload.length;
+  }
+  return out;
+}
 
 function closedError(message: string): ConnectionClosedError {
   return new ConnectionClosedError(message);
