@@ -1,3 +1,4 @@
+import type { ExtensionOptions } from './extensions/negotiation.js';
 import type { AllowedOrigins } from './handshake/origin.js';
 import type { HttpServerLike } from './handshake/upgrade-dispatcher.js';
 import { InvalidArgumentError } from './protocol/errors.js';
@@ -12,7 +13,7 @@ import { type ConnectionOptions, resolveConnectionOptions } from './stream/conne
  * a larger block is answered 431 by node:http before any upgrade is seen. Slow headers are
  * bounded by the HTTP server's `headersTimeout` (default 60 s) and `requestTimeout`.
  */
-export interface WebSocketServerOptions extends ConnectionOptions {
+export interface WebSocketServerOptions extends ConnectionOptions, ExtensionOptions {
   /** The HTTP or HTTPS server(s) whose upgrades this server takes. Required unless `noServer`. */
   httpServer?: HttpServerLike | readonly HttpServerLike[];
   /** Take upgrades only through handleUpgrade(), called by the application. Default: false. */

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex as NodeDuplex } from 'node:stream';
+import { extensionFactories } from './extensions/negotiation.js';
 import { createOriginMatcher, type OriginMatcher } from './handshake/origin.js';
 import {
   type RequestContext,
@@ -110,6 +111,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeEndpoint {
     const connectionOptions = connectionDefaults(options);
     this.#context = {
       connectionOptions,
+      extensions: extensionFactories(options, 'server'),
       handshakeTimeout: milliseconds(options.handshakeTimeout, 10_000, 'handshakeTimeout'),
       onAccept: (connection) => this.#adopt(connection),
       onSettled: (request) => this.#pending.delete(request),

@@ -5,6 +5,13 @@ import http, {
 } from 'node:http';
 import https from 'node:https';
 import type { Duplex as NodeDuplex } from 'node:stream';
+import type { Extension, ExtensionFactory } from '../extensions/extension.js';
+import {
+  acceptExtensions,
+  extensionFactories,
+  offerExtensions,
+  offeredNames,
+} from '../extensions/negotiation.js';
 import {
   ErrorCode,
   HandshakeError,
@@ -83,6 +90,7 @@ class ClientHandshake {
   #settled = false;
   #request: ClientRequest | undefined;
   #timer: NodeJS.Timeout | undefined;
+  readonly #extensions: readonly ExtensionFactory[];
   readonly #onAbort = (): void => {
     const signal = this.#options.signal;
     this.#fail(signal?.reason ?? new HandshakeError('The opening handshake was aborted', 0));
@@ -106,6 +114,7 @@ class ClientHandshake {
     this.#timeout = positive(options.handshakeTimeout, 10_000, 'handshakeTimeout');
     this.#maxRedirects = count(options.maxRedirects, 10, 'maxRedirects');
     this.#connectionOptions = connectionOptionsOf(options);
+    this.#extensions = extensionFactories(options, 'client');
   }
 
   start(): void {
@@ -137,6 +146,8 @@ class ClientHandshake {
     };
     if (this.#protocols.length > 0) headers['Sec-WebSocket-Protocol'] = this.#protocols.join(', ');
     if (this.#options.origin !== undefined) headers.Origin = this.#options.origin;
+    const offer = offerExtensions(this.#extensions);
+    if (offer !== undefined) headers['Sec-WebSocket-Extensions'] = offer;
     const requestOptions: https.RequestOptions = {
       ...this.#options.requestOptions,
       method: 'GET',
@@ -191,12 +202,15 @@ class ClientHandshake {
       return;
     }
     let protocol: string | undefined;
+    let extensions: Extension[];
     try {
-      ({ protocol } = validateUpgradeResponse(responseLike(response), {
+      const answer = validateUpgradeResponse(responseLike(response), {
         key,
         offeredProtocols: this.#protocols,
-        offeredExtensions: [],
-      }));
+        offeredExtensions: offeredNames(this.#extensions),
+      });
+      protocol = answer.protocol;
+      extensions = acceptExtensions(this.#extensions, answer.extensions);
     } catch (err) {
       socket.destroy();
       this.#fail(err);
@@ -209,6 +223,7 @@ class ClientHandshake {
       role: 'client',
       protocol: protocol ?? '',
       head,
+      extensions,
     });
     socket.removeListener('error', ignoreError);
     this.#resolve(connection);
@@ -236,7 +251,7 @@ class ClientHandshake {
         validateUpgradeResponse(responseLike(response), {
           key,
           offeredProtocols: this.#protocols,
-          offeredExtensions: [],
+          offeredExtensions: offeredNames(this.#extensions),
         });
         this.#fail(new HandshakeError('Invalid 101 response', 101, { headers: response.headers }));
       } catch (err) {

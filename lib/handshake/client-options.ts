@@ -1,6 +1,7 @@
 import type { Agent, OutgoingHttpHeaders } from 'node:http';
 import type https from 'node:https';
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
+import type { ExtensionOptions } from '../extensions/negotiation.js';
 import { InvalidArgumentError } from '../protocol/errors.js';
 import { isToken } from '../protocol/header-parser.js';
 import { type ConnectionOptions, resolveConnectionOptions } from '../stream/connection-options.js';
@@ -9,7 +10,7 @@ import { type ConnectionOptions, resolveConnectionOptions } from '../stream/conn
  * Options of a client connection. Every {@link ConnectionOptions} field tunes the
  * connection that the handshake makes.
  */
-export interface ClientOptions extends ConnectionOptions {
+export interface ClientOptions extends ConnectionOptions, ExtensionOptions {
   /** Subprotocols to offer, most preferred first (Sec-WebSocket-Protocol). Default: none. */
   protocols?: string | readonly string[];
   /** The Origin header to send. Default: none (browsers send one; other clients need not). */
@@ -72,6 +73,8 @@ const NON_CONNECTION_OPTIONS = [
   'agent',
   'signal',
   'requestOptions',
+  'perMessageDeflate',
+  'extensions',
 ] as const satisfies readonly (keyof ClientOptions)[];
 
 /**

@@ -2,6 +2,8 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
 import type { Duplex as NodeDuplex } from 'node:stream';
+import type { Extension, ExtensionFactory } from '../extensions/extension.js';
+import { negotiateExtensions } from '../extensions/negotiation.js';
 import {
   ErrorCode,
   type HeaderMap,
@@ -22,6 +24,8 @@ import { endWithResponse, guardSocket, rejectUpgrade, unguardSocket } from './up
 export interface RequestContext {
   /** Tunables of the connection that accept() creates (the server's defaults). */
   connectionOptions: ConnectionOptions;
+  /** The extensions the server speaks, negotiated at accept(). */
+  extensions: readonly ExtensionFactory[];
   /** Time, in ms, the application has to accept or reject. 0 or Infinity: no limit. */
   handshakeTimeout: number;
   /** Called once a connection is made from this request. */
@@ -166,14 +170,23 @@ export class WebSocketRequest extends EventEmitter {
       protocol === undefined || protocol === null || protocol === '' ? undefined : protocol;
     if (this.#state !== 'pending') return this.#late('accept', chosen);
     let head: string;
+    let extensions: Extension[] = [];
     try {
       if (chosen !== undefined && !this.requestedProtocols.includes(chosen)) {
         throw new InvalidArgumentError(
           `Subprotocol ${JSON.stringify(chosen)} was not requested by the client`,
         );
       }
-      head = buildAcceptResponse({ key: this.key, protocol: chosen, headers });
+      const agreed = negotiateExtensions(this.#context.extensions, this.requestedExtensions);
+      extensions = agreed.extensions;
+      head = buildAcceptResponse({
+        key: this.key,
+        protocol: chosen,
+        extensions: agreed.header,
+        headers,
+      });
     } catch (err) {
+      for (const extension of extensions) extension.dispose();
       this.#settle('rejected', 'application');
       rejectUpgrade(this.#socket, 500);
       this.emit('requestRejected', 500);
@@ -181,6 +194,7 @@ export class WebSocketRequest extends EventEmitter {
     }
     const socket = this.#socket;
     if (socket.destroyed || !socket.writable) {
+      for (const extension of extensions) extension.dispose();
       this.#settle('accepted', 'application');
       return deadConnection(this.#context.connectionOptions, chosen);
     }
@@ -192,6 +206,7 @@ export class WebSocketRequest extends EventEmitter {
       role: 'server',
       protocol: chosen ?? '',
       head: this.#head,
+      extensions,
     });
     this.#head = undefined;
     unguardSocket(socket);

@@ -199,8 +199,8 @@ describe('connect()', () => {
     [
       'an extension that was not offered',
       undefined,
-      (request) => accept101(request, 'Sec-WebSocket-Extensions: permessage-deflate\r\n'),
-      /not offered: permessage-deflate/,
+      (request) => accept101(request, 'Sec-WebSocket-Extensions: x-never-offered\r\n'),
+      /not offered: x-never-offered/,
     ],
   ];
   it.each(bad101)('fails a 101 with %s', async (_name, protocols, answer, message) => {

@@ -235,6 +235,8 @@ describe('our client with the python-websockets server', () => {
     const client = await connect(`ws://127.0.0.1:${port}${path}`, {
       protocols: ['echo-protocol'],
       handshakeTimeout: 5_000,
+      // These cases test the uncompressed paths; compression has its own interop tests.
+      perMessageDeflate: false,
     });
     cleanups.push(() => client.terminate());
     const messages = new MessageQueue(client);

@@ -272,6 +272,8 @@ describe.each([
     const client = await connect(`ws://127.0.0.1:${port}/`, {
       protocols: ['echo-protocol'],
       handshakeTimeout: 5_000,
+      // These cases test the uncompressed paths; compression has its own interop tests.
+      perMessageDeflate: false,
     });
     cleanups.push(() => client.terminate());
     const messages = new MessageQueue(client);
