@@ -71,6 +71,7 @@ const CONNECTION_OPTION_NAMES = [
   'dropConnectionOnKeepaliveTimeout',
   'keepaliveGracePeriod',
   'closeTimeout',
+  'deferCloseReply',
   'readableHighWaterMark',
   'writableHighWaterMark',
 ] as const satisfies readonly (keyof ConnectionOptions)[];

@@ -34,6 +34,13 @@ export interface ConnectionOptions extends FragmentationOptions {
   keepaliveGracePeriod?: number;
   /** Time, in ms, to wait for the peer's part of the closing handshake. Default: 5 000. */
   closeTimeout?: number;
+  /**
+   * After the peer's Close, wait for `end()` (at most `closeTimeout`) before answering it,
+   * so that answers to the last messages still go out: an echo through `pipe`, a filter
+   * process whose output comes after its input ended. Default: false (answer at once, as
+   * RFC 6455 §5.5.1 prefers).
+   */
+  deferCloseReply?: boolean;
   /** Messages buffered on the readable side before the connection stops reading. Default: 16. */
   readableHighWaterMark?: number;
   /** Bytes (or frames, in raw mode) buffered on the writable side before write() returns false. Default: 64 KiB (16 frames). */
@@ -66,6 +73,7 @@ export interface ResolvedConnectionOptions {
   dropConnectionOnKeepaliveTimeout: boolean;
   keepaliveGracePeriod: number;
   closeTimeout: number;
+  deferCloseReply: boolean;
   readableHighWaterMark: number;
   writableHighWaterMark: number | undefined;
 }
@@ -98,6 +106,7 @@ export function resolveConnectionOptions(init: ConnectionInit): ResolvedConnecti
     dropConnectionOnKeepaliveTimeout: init.dropConnectionOnKeepaliveTimeout ?? true,
     keepaliveGracePeriod: duration(init, 'keepaliveGracePeriod'),
     closeTimeout: duration(init, 'closeTimeout'),
+    deferCloseReply: init.deferCloseReply ?? false,
     readableHighWaterMark: count(init.readableHighWaterMark, 'readableHighWaterMark', 16),
     writableHighWaterMark:
       init.writableHighWaterMark === undefined

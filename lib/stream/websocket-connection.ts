@@ -119,6 +119,7 @@ export class WebSocketConnection extends Duplex {
   #closeReceived: { code: number; reason: string } | undefined;
   #finalCallback: StreamCallback | undefined;
   #closeTimer: NodeJS.Timeout | undefined;
+  #replyDeferred = false;
   #transportClosed = false;
   #failure: Error | undefined;
   #closeCode: number = CloseCode.AbnormalClosure;
@@ -416,11 +417,27 @@ export class WebSocketConnection extends Duplex {
     this.#closeReason = reason;
     this.#inputClosed = true;
     this.#inbound.stop(closedError('The peer closed in the middle of a message'));
-    if (this.#closeSent === undefined) {
-      // Echo the peer's code, as RFC 6455 §5.5.1 suggests (none when it sent none).
-      this.#sendClose(code === CloseCode.NoStatusReceived ? undefined : code, '');
-    }
     this.push(null);
+    if (this.#closeSent === undefined && this.#options.deferCloseReply && !this.writableEnded) {
+      // Our answers to the last messages may still be on their way (an echo, a filter
+      // process): the reply waits for end(), at most closeTimeout.
+      this.#replyDeferred = true;
+      this.#startCloseTimer(() => this.#replyToClose());
+      return;
+    }
+    this.#replyToClose();
+  }
+
+  /** Answers the peer's Close, echoing its code as RFC 6455 §5.5.1 suggests. */
+  #replyToClose(): void {
+    this.#replyDeferred = false;
+    const received = this.#closeReceived!;
+    if (this.#closeSent === undefined) {
+      clearTimeout(this.#closeTimer);
+      this.#closeTimer = undefined;
+      const code = received.code === CloseCode.NoStatusReceived ? undefined : received.code;
+      this.#sendClose(code, '');
+    }
     this.#afterHandshake();
   }
 
@@ -437,21 +454,39 @@ export class WebSocketConnection extends Duplex {
     this.#writeEntries(entries, 0, callback);
   }
 
-  /** Writes batched entries strictly in order: a compressed one may finish later. */
+  /**
+   * Writes batched entries strictly in order: a compressed one may finish later. Loops
+   * while entries complete at once, so that thousands of queued small messages do not
+   * become thousands of nested calls.
+   */
   #writeEntries(
     entries: Array<{ chunk: unknown; encoding: BufferEncoding }>,
-    index: number,
+    start: number,
     callback: StreamCallback,
   ): void {
-    const entry = entries[index]!;
-    if (index === entries.length - 1) {
-      this.#writeChunk(entry.chunk, entry.encoding, callback);
-      return;
+    for (let index = start; index < entries.length; index++) {
+      const entry = entries[index]!;
+      if (index === entries.length - 1) {
+        this.#writeChunk(entry.chunk, entry.encoding, callback);
+        return;
+      }
+      let sync = true;
+      let completed = false;
+      let failure: Error | null | undefined;
+      this.#writeChunk(entry.chunk, entry.encoding, (err) => {
+        if (sync) {
+          completed = true;
+          failure = err;
+        } else if (err) callback(err);
+        else this.#writeEntries(entries, index + 1, callback);
+      });
+      sync = false;
+      if (!completed) return;
+      if (failure) {
+        callback(failure);
+        return;
+      }
     }
-    this.#writeChunk(entry.chunk, entry.encoding, (err) => {
-      if (err) callback(err);
-      else this.#writeEntries(entries, index + 1, callback);
-    });
   }
 
   #writeChunk(chunk: unknown, encoding: BufferEncoding, callback: StreamCallback): void {
@@ -686,10 +721,10 @@ export class WebSocketConnection extends Duplex {
 
   // ---------------------------------------------------------------- closing
 
+  /** Whether no more data may be written (a reply to the peer's Close may be deferred). */
   get #closing(): boolean {
-    return (
-      this.#closeSent !== undefined || this.#closeReceived !== undefined || this.#transportClosed
-    );
+    if (this.#closeSent !== undefined || this.#transportClosed) return true;
+    return this.#closeReceived !== undefined && !this.#replyDeferred;
   }
 
   override _final(callback: StreamCallback): void {
@@ -698,6 +733,10 @@ export class WebSocketConnection extends Duplex {
       return;
     }
     this.#finalCallback = callback;
+    if (this.#replyDeferred) {
+      this.#replyToClose();
+      return;
+    }
     if (this.#closeSent === undefined) {
       const args = this.#closeArgs ?? { code: CloseCode.Normal, reason: '' };
       this.#sendClose(args.code, args.reason);
@@ -724,9 +763,10 @@ export class WebSocketConnection extends Duplex {
     this.#startCloseTimer();
   }
 
-  #startCloseTimer(): void {
+  /** Bounds a wait for the peer (by default: then drops the transport) by closeTimeout. */
+  #startCloseTimer(onTimeout: () => void = () => this.#transport.destroy()): void {
     if (this.#closeTimer !== undefined || this.#transportClosed) return;
-    this.#closeTimer = setTimeout(() => this.#transport.destroy(), this.#options.closeTimeout);
+    this.#closeTimer = setTimeout(onTimeout, this.#options.closeTimeout);
     this.#closeTimer.unref?.();
   }
 

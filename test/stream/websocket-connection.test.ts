@@ -424,3 +424,60 @@ describe('no crash without error handlers', () => {
     expect(server.closeError).toBeInstanceOf(ConnectionClosedError);
   });
 });
+
+describe('batched writes', () => {
+  it('writes 50,000 queued small messages in order without deep recursion', async () => {
+    const { server, client } = await pair('memory');
+    client.cork();
+    for (let i = 0; i < 50_000; i++) client.write(`m${i}`);
+    client.uncork();
+    const got = (await readChunks(server, 50_000)) as string[];
+    expect(got[0]).toBe('m0');
+    expect(got[49_999]).toBe('m49999');
+  });
+});
+
+describe('deferCloseReply', () => {
+  it('lets an echo answer the messages that came just before the Close', async () => {
+    const { server, client } = await pair('tcp', { deferCloseReply: true });
+    server.pipe(server); // pipe ends the writable side when the readable side ends
+    const got: unknown[] = [];
+    client.on('data', (m) => got.push(m));
+    for (let i = 0; i < 100; i++) client.write(`m${i}`);
+    const closed = closeOf(client);
+    client.end();
+    await closed;
+    expect(got).toHaveLength(100);
+    expect(client.wasClean).toBe(true);
+  });
+
+  it('without it, the Close is answered at once and later replies are refused', async () => {
+    const [a, b] = duplexPair();
+    const server = new WebSocketConnection(a, { role: 'server' });
+    open.push(server);
+    const peer = new RawPeer(b, 'client');
+    server.resume();
+    peer.sendFrame(Opcode.Close, closePayload(1000));
+    expect(await peer.closeCode()).toBe(1000);
+    const err = await new Promise((resolve) => server.write('late', resolve));
+    // Refused: either as a write after the closing handshake or after the stream ended.
+    expect(err).toBeInstanceOf(Error);
+    expect(peer.frames.filter((f) => f.opcode === Opcode.Text)).toHaveLength(0);
+  });
+
+  it('answers after closeTimeout when the application never ends', async () => {
+    const [a, b] = duplexPair();
+    const server = new WebSocketConnection(a, {
+      role: 'server',
+      deferCloseReply: true,
+      closeTimeout: 100,
+    });
+    open.push(server);
+    const peer = new RawPeer(b, 'client');
+    server.resume();
+    const started = Date.now();
+    peer.sendFrame(Opcode.Close, closePayload(4000));
+    expect(await peer.closeCode()).toBe(4000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(90);
+  });
+});
