@@ -4,12 +4,23 @@
  */
 
 export { type ClientOptions, connect, MAX_BODY_EXCERPT, WebSocketClient } from './client.js';
+export { client, connection, frame, request, router, server } from './compat/seed.js';
+export {
+  WebSocketFrame,
+  type WebSocketFrameConfig,
+  type WebSocketFrameFromOptions,
+} from './compat/websocket-frame.js';
 export type {
   Extension,
   ExtensionFactory,
   MessageCodec,
   OutgoingMessageInfo,
 } from './extensions/extension.js';
+export type { ExtensionOptions } from './extensions/negotiation.js';
+export {
+  PerMessageDeflate,
+  type PerMessageDeflateConfig,
+} from './extensions/permessage-deflate.js';
 export { CloseCode, isSendableCloseCode, isValidWireCloseCode } from './protocol/close-codes.js';
 export { encodeClosePayload, parseClosePayload } from './protocol/close-payload.js';
 export {
@@ -32,6 +43,15 @@ export type { ExtensionOffer, ExtensionParam } from './protocol/header-parser.js
 export { generateMaskKey, mask, unmask } from './protocol/mask.js';
 export { isControlOpcode, Opcode, Rsv } from './protocol/opcodes.js';
 export { Utf8Validator } from './protocol/utf8-validator.js';
+export {
+  type RouteHandler,
+  type RoutePath,
+  type RouteProtocol,
+  type RouterCookie,
+  WebSocketRouter,
+  type WebSocketRouterOptions,
+  WebSocketRouterRequest,
+} from './router.js';
 export {
   type AllowedOrigins,
   type BroadcastOptions,

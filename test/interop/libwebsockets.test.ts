@@ -82,6 +82,8 @@ describe('libwebsockets-test-client against our demo server', () => {
       10_000,
       'libwebsockets to receive its circles back',
     );
+    // Both connections were held all along: nothing disconnected before we stop the client.
+    expect(server.matching(/disconnected/)).toEqual([]);
     await lws.stop('SIGINT');
 
     // It connected both protocols, and nothing went wrong on its side.
