@@ -1,5 +1,6 @@
 import type { Duplex as NodeDuplex } from 'node:stream';
 import { Duplex, type Writable } from 'readable-stream';
+import { WebSocketFrame } from '../compat/websocket-frame.js';
 import type { Extension } from '../extensions/extension.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { encodeClosePayload, parseClosePayload } from '../protocol/close-payload.js';
@@ -290,6 +291,11 @@ export class WebSocketConnection extends Duplex {
     return this.isOpen;
   }
 
+  /** The protocol version spoken (RFC 6455's 13, the only one), as WebSocket-Node reports it. */
+  get webSocketVersion(): number {
+    return 13;
+  }
+
   /** The peer's address, as the transport reported it when the connection began. */
   get remoteAddress(): string | undefined {
     return this.#remoteAddress;
@@ -359,7 +365,7 @@ export class WebSocketConnection extends Duplex {
       if (typeof chunk === 'string') this.emit('message', { type: 'utf8', utf8Data: chunk });
       else if (Buffer.isBuffer(chunk)) this.emit('message', { type: 'binary', binaryData: chunk });
       else if (chunk instanceof IncomingMessageStream) this.emit('message', chunk);
-      else this.emit('frame', chunk);
+      else this.emit('frame', WebSocketFrame.from(chunk));
     });
   }
 
@@ -498,6 +504,12 @@ export class WebSocketConnection extends Duplex {
     }
     if (this.#closing) {
       this.#writeAfterClose(callback);
+      return;
+    }
+    if (this.writableObjectMode && (typeof chunk === 'string' || chunk instanceof Uint8Array)) {
+      // Raw mode is about what is read: messages may still be written whole, as
+      // WebSocket-Node's sendUTF and sendBytes do with assembleFragments: false.
+      this.#writeMessage(chunk, 'utf8', callback);
       return;
     }
     if (this.writableObjectMode) {
@@ -885,7 +897,9 @@ export class WebSocketConnection extends Duplex {
 function checkRawFrame(chunk: unknown): Frame {
   const frame = chunk as Frame;
   if (frame === null || typeof frame !== 'object' || !Buffer.isBuffer(frame.payload)) {
-    throw new InvalidArgumentError('In raw mode the connection takes Frame objects');
+    throw new InvalidArgumentError(
+      'In raw mode the connection takes Frame objects, strings or bytes',
+    );
   }
   if (frame.opcode === Opcode.Close) {
     throw new InvalidArgumentError('Send a Close with close(code, reason), not as a raw frame');

@@ -481,3 +481,26 @@ describe('deferCloseReply', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(90);
   });
 });
+
+describe("WebSocket-Node's raw mode", () => {
+  it("sends whole messages with sendUTF/sendBytes and emits 'frame' with the seed's fields", async () => {
+    const { server, client } = await pair(
+      'memory',
+      { assembleFragments: false },
+      { assembleFragments: false },
+    );
+    const frames: Array<{ length: number; binaryPayload: Buffer | undefined; opcode: number }> = [];
+    server.on('frame', (f: { length: number; binaryPayload: Buffer | undefined; opcode: number }) =>
+      frames.push(f),
+    );
+    client.sendUTF('hello');
+    client.sendBytes(Buffer.from([1, 2]));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(frames.map((f) => [f.opcode, f.length])).toEqual([
+      [Opcode.Text, 5],
+      [Opcode.Binary, 2],
+    ]);
+    expect(frames[0]!.binaryPayload!.toString()).toBe('hello');
+    expect(server.webSocketVersion).toBe(13);
+  });
+});
