@@ -13,9 +13,7 @@ import {
 } from '../protocol/errors.js';
 import { fragmentMessage } from '../protocol/fragmentation.js';
 import type { Frame } from '../protocol/frame.js';
-import { encodeFrame, frameHeaderSize, writeFrameHeader } from '../protocol/frame-encoder.js';
 import type { ExtensionOffer } from '../protocol/header-parser.js';
-import { generateMaskKey, mask } from '../protocol/mask.js';
 import { Opcode } from '../protocol/opcodes.js';
 import type { StreamCallback } from './callbacks.js';
 import {
@@ -23,6 +21,7 @@ import {
   type ResolvedConnectionOptions,
   resolveConnectionOptions,
 } from './connection-options.js';
+import { FrameWriter } from './frame-writer.js';
 import { InboundProcessor, type IncomingChunk } from './inbound-processor.js';
 import { IncomingMessageStream } from './incoming-message-stream.js';
 import { Keepalive } from './keepalive.js';
@@ -50,14 +49,6 @@ export interface MessageStreamOptions {
   /** Bytes buffered by the message stream before its write() returns false. Default: 64 KiB. */
   highWaterMark?: number;
 }
-
-/**
- * Bytes of consecutive masked frames packed into one buffer (see #writeMaskedFrames): under
- * glibc's default mmap threshold (128 KiB), so that packs come from the heap and reuse its
- * memory; one buffer per message measured SLOWER from 1 MiB on, every one of them
- * page-faulted in afresh.
- */
-const MASKED_PACK_SIZE = 120 * 1024;
 
 /** The turn that a message stream holds on the connection's outgoing side. */
 interface StreamTurn {
@@ -99,7 +90,7 @@ export class WebSocketConnection extends Duplex {
   readonly protocol: string;
   readonly #transport: Transport;
   readonly #options: ResolvedConnectionOptions;
-  readonly #mask: boolean;
+  readonly #writer: FrameWriter;
   readonly #inbound: InboundProcessor;
   readonly #extensions: readonly Extension[];
   #extensionsDisposed = false;
@@ -109,9 +100,6 @@ export class WebSocketConnection extends Duplex {
   #inputClosed = false;
 
   // Outbound state.
-  #corked = false;
-  #pendingPong: Buffer | undefined;
-  #drainWaiters: Array<() => void> = [];
   #turns = new Map<Buffer | object, StreamTurn>();
 
   // Closing state.
@@ -144,7 +132,10 @@ export class WebSocketConnection extends Duplex {
     this.#remoteAddress = (transport as { remoteAddress?: string }).remoteAddress;
     this.#options = options;
     this.protocol = options.protocol;
-    this.#mask = options.role === 'client';
+    this.#writer = new FrameWriter(transport, {
+      mask: options.role === 'client',
+      budget: raw ? 0 : this.writableHighWaterMark,
+    });
     this.#extensions = init.extensions ?? [];
     this.#inbound = new InboundProcessor(
       {
@@ -378,7 +369,6 @@ export class WebSocketConnection extends Duplex {
     transport.on('end', () => this.#onTransportEnd());
     transport.on('error', (err: Error) => this.#onTransportError(err));
     transport.on('close', () => this.#onTransportClose());
-    transport.on('drain', () => this.#onTransportDrain());
     this.#keepalive?.start();
     if (head !== undefined && head.length > 0) this.#onBytes(head);
     if (transport.isPaused()) transport.resume();
@@ -584,95 +574,18 @@ export class WebSocketConnection extends Duplex {
     );
   }
 
-  /** Writes frames to the transport; calls back once the transport has room again. */
+  /** Writes a message's frames, unless the connection is closing. */
   #writeFrames(frames: Frame[], callback: StreamCallback): void {
     if (this.#closeSent !== undefined || this.#transportClosed || this.destroyed) {
       callback(closedError('The connection is closing'));
       return;
     }
-    this.#corkForTick();
-    let hasRoom = true;
-    if (this.#mask && frames.length > 1) {
-      hasRoom = this.#writeMaskedFrames(frames);
-    } else {
-      for (const frame of frames) hasRoom = this.#writeFrame(frame);
-    }
-    // The transport may hold up to our own high-water mark before the next message waits for
-    // its 'drain': gating at a socket's 16 KiB would send each 16 KiB message alone.
-    const budget = this.writableObjectMode ? 0 : this.writableHighWaterMark;
-    if (hasRoom || this.#transport.writableLength < budget) callback();
-    else this.#drainWaiters.push(() => callback());
+    this.#writer.write(frames, callback);
   }
 
-  /**
-   * Writes the frames of one fragmented message masked, packed back to back into buffers of
-   * up to MASKED_PACK_SIZE bytes: one allocation and one transport write per pack instead
-   * of one per fragment (147 instead of 1,024 of each for 16 MiB at the default 16 KiB
-   * threshold: a quarter less CPU to send 16 MiB, a tenth less for 1 MiB). A fragment
-   * larger than a pack gets a buffer of its own, as from encodeFrame. The bytes are exactly
-   * encodeFrame's for each frame in turn, each with its own fresh key.
-   */
-  #writeMaskedFrames(frames: Frame[]): boolean {
-    let hasRoom = true;
-    let from = 0;
-    while (from < frames.length) {
-      let size = maskedFrameSize(frames[from]!);
-      let to = from + 1;
-      while (to < frames.length && size + maskedFrameSize(frames[to]!) <= MASKED_PACK_SIZE) {
-        size += maskedFrameSize(frames[to]!);
-        to++;
-      }
-      hasRoom = this.#transport.write(packMaskedFrames(frames, from, to, size));
-      from = to;
-    }
-    return hasRoom;
-  }
-
-  #writeFrame(frame: Frame): boolean {
-    const parts = encodeFrame(frame, this.#mask ? generateMaskKey() : undefined);
-    let hasRoom = true;
-    for (const part of parts) hasRoom = this.#transport.write(part);
-    return hasRoom;
-  }
-
-  /**
-   * Corks the transport until the next tick, so that every frame produced in one tick
-   * leaves in one writev (one syscall for many small messages).
-   */
-  #corkForTick(): void {
-    if (this.#corked) return;
-    this.#corked = true;
-    this.#transport.cork();
-    process.nextTick(() => {
-      this.#corked = false;
-      this.#transport.uncork();
-    });
-  }
-
-  #onTransportDrain(): void {
-    if (this.#pendingPong !== undefined) {
-      const payload = this.#pendingPong;
-      this.#pendingPong = undefined;
-      this.#sendControl(Opcode.Pong, payload);
-    }
-    const waiters = this.#drainWaiters;
-    this.#drainWaiters = [];
-    for (const waiter of waiters) waiter();
-  }
-
-  /**
-   * Answers a ping. While the transport is backed up, only the latest ping's pong is kept,
-   * so a ping flood from a peer that does not read cannot grow our queue.
-   *
-   * @see RFC 6455 §5.5.3 (a pong for the most recent ping only is allowed)
-   */
+  /** Answers a ping (coalesced by the writer under a flood), unless our Close went out. */
   #sendPong(payload: Buffer): void {
-    if (this.#closeSent !== undefined) return;
-    if (this.#transport.writableNeedDrain) {
-      this.#pendingPong = Buffer.from(payload);
-      return;
-    }
-    this.#sendControl(Opcode.Pong, payload);
+    if (this.#closeSent === undefined && !this.#transportClosed) this.#writer.pong(payload);
   }
 
   #sendUserControl(
@@ -698,16 +611,8 @@ export class WebSocketConnection extends Duplex {
   }
 
   #sendControl(opcode: number, payload: Buffer): void {
-    if (this.#transportClosed || this.#transport.destroyed || this.#closeSent !== undefined) return;
-    this.#corkForTick();
-    this.#writeFrame({
-      fin: true,
-      rsv1: false,
-      rsv2: false,
-      rsv3: false,
-      opcode: opcode as Frame['opcode'],
-      payload,
-    });
+    if (this.#transportClosed || this.#closeSent !== undefined) return;
+    this.#writer.control(opcode, payload);
   }
 
   #startTurn(turn: StreamTurn, callback: StreamCallback): void {
@@ -798,7 +703,7 @@ export class WebSocketConnection extends Duplex {
     this.#inputClosed = true;
     clearTimeout(this.#closeTimer);
     this.#keepalive?.stop();
-    this.#releaseWaiters();
+    this.#writer.release();
     this.#disposeExtensions();
     if (this.wasClean) {
       this.#finishCleanly();
@@ -824,12 +729,6 @@ export class WebSocketConnection extends Duplex {
     if (this.#extensionsDisposed) return;
     this.#extensionsDisposed = true;
     for (const extension of this.#extensions) extension.dispose();
-  }
-
-  #releaseWaiters(): void {
-    const waiters = this.#drainWaiters;
-    this.#drainWaiters = [];
-    for (const waiter of waiters) waiter();
   }
 
   #abnormalError(): ConnectionClosedError {
@@ -880,7 +779,7 @@ export class WebSocketConnection extends Duplex {
         this.#transport.end();
       this.#startCloseTimer();
     }
-    this.#releaseWaiters();
+    this.#writer.release();
     this.#finalCallback = undefined;
     callback(err);
   }
@@ -908,40 +807,6 @@ function checkRawFrame(chunk: unknown): Frame {
 }
 
 function ignoreError(): void {}
-
-/** Bytes of a frame once encoded masked: header, key and payload. */
-function maskedFrameSize(frame: Frame): number {
-  return frameHeaderSize(frame.payload.length, true) + frame.payload.length;
-}
-
-/** Encodes `frames[from..to)` masked, back to back, into one new buffer of `size` bytes. */
-function packMaskedFrames(frames: Frame[], from: number, to: number, size: number): Buffer {
-  // Place the first payload at its source's alignment modulo 8, as encodeFrame does, so that
-  // mask() runs its fused word loop; with 8-byte headers (payloads of 126 to 65,535 bytes)
-  // and fragment lengths a multiple of 8, the next payloads stay aligned too.
-  const first = frames[from]!.payload;
-  const raw = Buffer.allocUnsafe(size + 7);
-  const shift = (first.byteOffset - raw.byteOffset - frameHeaderSize(first.length, true)) & 7;
-  const out = raw.subarray(shift, shift + size);
-  let at = 0;
-  for (let i = from; i < to; i++) {
-    const frame = frames[i]!;
-    const payload = frame.payload;
-    const maskKey = generateMaskKey();
-    at = writeFrameHeader(out, at, {
-      fin: frame.fin,
-      rsv1: frame.rsv1,
-      rsv2: frame.rsv2,
-      rsv3: frame.rsv3,
-      opcode: frame.opcode,
-      payloadLength: payload.length,
-      maskKey,
-    });
-    mask(payload, maskKey, out, at);
-    at += payload.length;
-  }
-  return out;
-}
 
 function closedError(message: string): ConnectionClosedError {
   return new ConnectionClosedError(message);
