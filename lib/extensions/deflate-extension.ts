@@ -32,9 +32,6 @@ const TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 /** A whole compressed payload of an empty message: one empty stored block's header. @see RFC 7692 §7.2.3.6 */
 const EMPTY_BLOCK = Buffer.from([0x00]);
 
-/** Last pieces up to this size are joined with the trailer: one zlib pass, not two. */
-const JOIN_TRAILER_BELOW = 64 * 1024;
-
 /** The smallest window Node's raw deflate really uses (see permessage-deflate-params). */
 const MIN_DEFLATE_WINDOW_BITS = 9;
 
@@ -313,6 +310,8 @@ class InflateCodec implements MessageCodec {
   readonly #context: ZlibContext;
   readonly #maxMessageSize: number;
   #total = 0;
+  /** Compressed bytes of this message received so far. */
+  #received = 0;
   /** The sender ended its DEFLATE stream (BFINAL) within this message. */
   #ended = false;
 
@@ -327,15 +326,48 @@ class InflateCodec implements MessageCodec {
     output: (chunk: Buffer) => void,
     done: (err?: Error | null) => void,
   ): void {
+    this.#received += piece.length;
     if (this.#ended || (piece.length === 0 && !last)) {
       this.#skip(last, done);
       return;
     }
+    if (last && this.#received === 0) {
+      // An empty compressed message: the sender's compressor wrote nothing (zlib skips a
+      // repeated sync flush), so neither may ours read anything. The trailer alone is not
+      // an empty block: zlib would take it for the start of a 65,280-byte stored block
+      // and swallow the next messages.
+      done();
+      return;
+    }
     this.#context.run({
-      chunks: last ? withTrailer(piece) : [piece],
+      chunks: [piece],
       data: (chunk) => this.#count(chunk, output),
       end: (err) => {
         if (err === null) this.#checkEnded(last);
+        if (err !== null || !last || this.#ended) done(err);
+        else this.#endMessage(done);
+      },
+    });
+  }
+
+  /**
+   * Feeds the trailer the sender removed (RFC 7692 §7.2.2) on its own: after a complete
+   * message it is the LEN/NLEN of an empty stored block and yields nothing. Anything it
+   * yields means the message stopped inside a block, and zlib would take the next
+   * message's bytes as the rest of it: the data is corrupt (1002).
+   */
+  #endMessage(done: (err?: Error | null) => void): void {
+    this.#context.run({
+      chunks: [TRAILER],
+      data: () =>
+        new ProtocolError(
+          ErrorCode.ExtensionFailed,
+          'Invalid compressed data: the message ends inside a DEFLATE block',
+          CloseCode.ProtocolError,
+        ),
+      end: (err) => {
+        // A message that ended with a final block leaves the trailer unread: restart.
+        if (err === null) this.#checkEnded(true);
         done(err);
       },
     });
@@ -374,12 +406,6 @@ class InflateCodec implements MessageCodec {
     this.#ended = true;
     if (last) this.#context.restart();
   }
-}
-
-/** Appends the trailer the sender removed (RFC 7692 §7.2.2): joined when small, one pass. */
-function withTrailer(piece: Buffer): Buffer[] {
-  if (piece.length < JOIN_TRAILER_BELOW) return [Buffer.concat([piece, TRAILER])];
-  return [piece, TRAILER];
 }
 
 /** Maps a zlib failure on incoming data: the peer sent what is not DEFLATE. */
