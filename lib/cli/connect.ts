@@ -13,7 +13,7 @@ import { runInteractive } from './connect-interactive.js';
 import { runPipe } from './connect-pipe.js';
 import { UsageError } from './errors.js';
 import {
-  CLIENT_TLS_OPTIONS,
+  CLIENT_HANDSHAKE_OPTIONS,
   COMPRESS_OPTION,
   clientOptionsFrom,
   FRAMING_OPTIONS,
@@ -30,30 +30,7 @@ export const CONNECT_SPEC: CommandSpec = {
   positionals: [{ name: 'URL', help: 'ws://, wss:// or ws+unix:/path/to.sock:/resource' }],
   options: [
     ...FRAMING_OPTIONS,
-    {
-      name: 'subprotocol',
-      short: 's',
-      type: 'string',
-      multiple: true,
-      value: 'NAME',
-      help: 'offer a subprotocol (repeatable, most preferred first)',
-    },
-    {
-      name: 'header',
-      short: 'H',
-      type: 'string',
-      multiple: true,
-      value: "'NAME: VALUE'",
-      help: 'add a request header (repeatable)',
-    },
-    {
-      name: 'origin',
-      short: 'o',
-      type: 'string',
-      value: 'ORIGIN',
-      help: 'send this Origin header',
-    },
-    ...CLIENT_TLS_OPTIONS,
+    ...CLIENT_HANDSHAKE_OPTIONS,
     { name: 'ping-interval', type: 'string', value: 'DURATION', help: 'send a ping this often' },
     {
       name: 'ping-timeout',

@@ -40,6 +40,34 @@ export const CLIENT_TLS_OPTIONS: readonly OptionSpec[] = [
   { name: 'insecure', short: 'k', type: 'boolean', help: 'do not check the server certificate' },
 ];
 
+/** The handshake options of the client commands: subprotocols, headers, Origin, TLS. */
+export const CLIENT_HANDSHAKE_OPTIONS: readonly OptionSpec[] = [
+  {
+    name: 'subprotocol',
+    short: 's',
+    type: 'string',
+    multiple: true,
+    value: 'NAME',
+    help: 'offer a subprotocol (repeatable, most preferred first)',
+  },
+  {
+    name: 'header',
+    short: 'H',
+    type: 'string',
+    multiple: true,
+    value: "'NAME: VALUE'",
+    help: 'add a request header (repeatable)',
+  },
+  {
+    name: 'origin',
+    short: 'o',
+    type: 'string',
+    value: 'ORIGIN',
+    help: 'send this Origin header',
+  },
+  ...CLIENT_TLS_OPTIONS,
+];
+
 /**
  * Reads --compress as the library's `perMessageDeflate`. Without the flag compression is
  * off, also on the client side where the library would offer it by default: a debugging

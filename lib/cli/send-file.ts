@@ -16,7 +16,7 @@ import {
   renderHelp,
 } from './args.js';
 import { CliError, describeConnectError, ExitCode, messageOf } from './errors.js';
-import { CLIENT_TLS_OPTIONS, COMPRESS_OPTION, clientOptionsFrom } from './options.js';
+import { CLIENT_HANDSHAKE_OPTIONS, COMPRESS_OPTION, clientOptionsFrom } from './options.js';
 import { formatBytes, formatMs, note } from './output.js';
 import { meter, Progress } from './progress.js';
 import { ConnectionWatch, exitFor } from './session.js';
@@ -40,30 +40,7 @@ export const SEND_FILE_SPEC: CommandSpec = {
     { name: 'FILE', help: 'the file to send' },
   ],
   options: [
-    {
-      name: 'subprotocol',
-      short: 's',
-      type: 'string',
-      multiple: true,
-      value: 'NAME',
-      help: 'offer a subprotocol (repeatable)',
-    },
-    {
-      name: 'header',
-      short: 'H',
-      type: 'string',
-      multiple: true,
-      value: "'NAME: VALUE'",
-      help: 'add a request header (repeatable)',
-    },
-    {
-      name: 'origin',
-      short: 'o',
-      type: 'string',
-      value: 'ORIGIN',
-      help: 'send this Origin header',
-    },
-    ...CLIENT_TLS_OPTIONS,
+    ...CLIENT_HANDSHAKE_OPTIONS,
     {
       name: 'timeout',
       short: 't',
