@@ -111,6 +111,11 @@ export class InboundProcessor {
     this.#incoming = undefined;
     this.#codec = undefined;
     this.#message.clear();
+    // Keep reading (and ignoring) bytes, so that the peer's FIN is seen: a transport left
+    // paused by a busy codec or a full reader would hold TCP open until closeTimeout.
+    this.#busy = false;
+    this.#readerFull = false;
+    this.#updatePause();
   }
 
   #drain(): void {

@@ -109,6 +109,8 @@ export class WebSocketConnection extends Duplex {
   #finalCallback: StreamCallback | undefined;
   #closeTimer: NodeJS.Timeout | undefined;
   #replyDeferred = false;
+  #replyWhenDrained = false;
+  #encodesInFlight = 0;
   #transportClosed = false;
   #failure: Error | undefined;
   #closeCode: number = CloseCode.AbnormalClosure;
@@ -414,6 +416,14 @@ export class WebSocketConnection extends Duplex {
     this.#inputClosed = true;
     this.#inbound.stop(closedError('The peer closed in the middle of a message'));
     this.push(null);
+    if (this.#closeSent === undefined && this.#outboundBusy) {
+      // Messages written before the Close arrived (queued, or being compressed) go out
+      // first, as RFC 6455 §5.5.1 allows; the reply follows them, at most closeTimeout.
+      this.#replyDeferred = true;
+      this.#replyWhenDrained = true;
+      this.#startCloseTimer(() => this.#replyToClose());
+      return;
+    }
     if (this.#closeSent === undefined && this.#options.deferCloseReply && !this.writableEnded) {
       // Our answers to the last messages may still be on their way (an echo, a filter
       // process): the reply waits for end(), at most closeTimeout.
@@ -427,6 +437,7 @@ export class WebSocketConnection extends Duplex {
   /** Answers the peer's Close, echoing its code as RFC 6455 §5.5.1 suggests. */
   #replyToClose(): void {
     this.#replyDeferred = false;
+    this.#replyWhenDrained = false;
     const received = this.#closeReceived!;
     if (this.#closeSent === undefined) {
       clearTimeout(this.#closeTimer);
@@ -440,14 +451,30 @@ export class WebSocketConnection extends Duplex {
   // ---------------------------------------------------------------- outbound
 
   override _write(chunk: unknown, encoding: BufferEncoding, callback: StreamCallback): void {
-    this.#writeChunk(chunk, encoding, callback);
+    this.#writeChunk(chunk, encoding, (err) => {
+      callback(err);
+      this.#afterWrite();
+    });
+  }
+
+  /** Whether messages written are still on their way to the transport. */
+  get #outboundBusy(): boolean {
+    return this.#encodesInFlight > 0 || this.writableLength > 0;
+  }
+
+  /** Sends a Close reply that waited for the messages written before it. */
+  #afterWrite(): void {
+    if (this.#replyWhenDrained && !this.#outboundBusy) this.#replyToClose();
   }
 
   override _writev(
     entries: Array<{ chunk: unknown; encoding: BufferEncoding }>,
     callback: StreamCallback,
   ): void {
-    this.#writeEntries(entries, 0, callback);
+    this.#writeEntries(entries, 0, (err) => {
+      callback(err);
+      this.#afterWrite();
+    });
   }
 
   /**
@@ -545,10 +572,15 @@ export class WebSocketConnection extends Duplex {
       );
       return;
     }
+    // A compressed message finishes later: a Close from the peer must not overtake it.
+    this.#encodesInFlight++;
     this.#outboundMessage(binary, payload.length, options?.compress ?? true).write(
       payload,
       true,
-      callback,
+      (err) => {
+        this.#encodesInFlight--;
+        callback(err);
+      },
     );
   }
 
@@ -771,12 +803,19 @@ export class WebSocketConnection extends Duplex {
     this.#disposeExtensions();
     for (const turn of this.#turns.values()) turn.begin();
     if (!this.#transportClosed && !this.#transport.destroyed) {
-      const code = cause === undefined ? CloseCode.Normal : closeCodeFor(cause);
-      if (code !== CloseCode.AbnormalClosure && this.#closeReceived === undefined) {
-        this.#sendClose(code, cause === undefined ? '' : closeReasonFor(cause));
+      const received = this.#closeReceived;
+      if (received !== undefined) {
+        this.#replyDeferred = false;
+        const code = received.code === CloseCode.NoStatusReceived ? undefined : received.code;
+        this.#sendClose(code, '');
+      } else {
+        const code = cause === undefined ? CloseCode.Normal : closeCodeFor(cause);
+        if (code !== CloseCode.AbnormalClosure) {
+          this.#sendClose(code, cause === undefined ? '' : closeReasonFor(cause));
+        }
       }
-      if (this.#options.role === 'server' || this.#closeReceived !== undefined)
-        this.#transport.end();
+      // The server closes TCP first; a client waits for it, at most closeTimeout.
+      if (this.#options.role === 'server') this.#transport.end();
       this.#startCloseTimer();
     }
     this.#writer.release();
