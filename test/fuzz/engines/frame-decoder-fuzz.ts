@@ -76,7 +76,11 @@ export function referenceDecode(
       if (!control) {
         const payload = Buffer.from(input.subarray(pos + headerSize));
         unmask(payload, input, pos + headerSize - 4, masked);
-        return { frames, error: undefined, partial: { fin, rsv, opcode, payload, announced: length } };
+        return {
+          frames,
+          error: undefined,
+          partial: { fin, rsv, opcode, payload, announced: length },
+        };
       }
       break;
     }
