@@ -73,8 +73,10 @@ export class Worker {
 }
 
 /**
- * Starts `script` (TypeScript, through tsx) with `args` in a child process and waits for it
- * to announce itself with {@link serveRequests}. `execArgv` adds Node flags (e.g.
+ * Starts `script` with `args` in a child process and waits for it to announce itself with
+ * {@link serveRequests}. A TypeScript script runs through tsx; a JavaScript one (`.js`,
+ * `.mjs`, `.cjs`: e.g. a worker bundled ahead of time, so that what is measured is plain
+ * JavaScript, not tsx's transform) runs on plain node. `execArgv` adds Node flags (e.g.
  * `--cpu-prof`).
  */
 export function startWorker(
@@ -85,8 +87,9 @@ export function startWorker(
   execArgv: string[] = [],
   startTimeoutMs = 20_000,
 ): Promise<Worker> {
+  const loader = /\.[cm]?js$/.test(script) ? [] : ['--import', 'tsx'];
   const child = fork(script, args, {
-    execArgv: ['--expose-gc', '--import', 'tsx', ...execArgv],
+    execArgv: ['--expose-gc', ...loader, ...execArgv],
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

@@ -7,12 +7,25 @@
 import { randomFillSync } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 
-/** The two things the load needs from a client. */
-export interface EchoClient {
-  /** Sends one binary message. */
-  send(payload: Buffer): void;
+/**
+ * The two things the load needs from a client. `T` is what is sent (a Buffer: binary), `R`
+ * what a message arrives as (a library may hand text out as a string or as bytes).
+ */
+export interface EchoClient<T = Buffer, R = Buffer> {
+  /** Sends one message. */
+  send(payload: T): void;
   /** Sets the handler of every message received (replaces the previous handler). */
-  setHandler(handler: (data: Buffer) => void): void;
+  setHandler(handler: (data: R) => void): void;
+}
+
+/** The messages of a load: message number `seq` of a connection, and its check. */
+export interface EchoPayloads<T = Buffer, R = Buffer> {
+  /** Payload bytes per message (UTF-8 bytes for text). */
+  readonly size: number;
+  /** The payload sent as message number `seq`. */
+  at(seq: number): T;
+  /** Throws unless `data` is message number `seq`, whole and unchanged. */
+  verify(seq: number, data: R): void;
 }
 
 /** One phase of load. */
@@ -49,7 +62,7 @@ const SAMPLE_BYTES = 64;
  * messages in flight, an echo that came back out of order, duplicated or corrupted does
  * not match the payload expected next.
  */
-export class PayloadPool {
+export class PayloadPool implements EchoPayloads {
   readonly size: number;
   readonly #payloads: Buffer[];
 
@@ -92,13 +105,13 @@ export class PayloadPool {
  * Drives echo load over one connection, phase after phase (e.g. a warm-up, then the
  * measurement). Messages are numbered per connection, so every echo is checked in order.
  */
-export class EchoDriver {
-  readonly #client: EchoClient;
-  readonly #pool: PayloadPool;
+export class EchoDriver<T = Buffer, R = Buffer> {
+  readonly #client: EchoClient<T, R>;
+  readonly #pool: EchoPayloads<T, R>;
   #sent = 0;
   #received = 0;
 
-  constructor(client: EchoClient, pool: PayloadPool) {
+  constructor(client: EchoClient<T, R>, pool: EchoPayloads<T, R>) {
     this.#client = client;
     this.#pool = pool;
   }
@@ -151,5 +164,36 @@ export class EchoDriver {
       });
       for (let i = 0; i < load.window && this.#sent < lastAllowed; i++) sendOne();
     });
+  }
+}
+
+/**
+ * A pool of distinct text messages, sent as strings. What comes back may be a string (ours,
+ * WebSocket-Node) or the UTF-8 bytes (ws hands text out as a Buffer): both are compared
+ * whole against what was sent. Every text must have the same UTF-8 length.
+ */
+export class TextPayloadPool implements EchoPayloads<string, string | Buffer> {
+  readonly size: number;
+  readonly #texts: string[];
+  readonly #bytes: Buffer[];
+
+  constructor(texts: readonly string[]) {
+    if (texts.length === 0) throw new Error('TextPayloadPool: no texts');
+    this.#texts = [...texts];
+    this.#bytes = this.#texts.map((t) => Buffer.from(t, 'utf8'));
+    this.size = this.#bytes[0]!.length;
+    if (this.#bytes.some((b) => b.length !== this.size)) {
+      throw new Error('TextPayloadPool: texts of different UTF-8 lengths');
+    }
+  }
+
+  at(seq: number): string {
+    return this.#texts[seq % this.#texts.length]!;
+  }
+
+  verify(seq: number, data: string | Buffer): void {
+    const i = seq % this.#texts.length;
+    const same = typeof data === 'string' ? data === this.#texts[i] : this.#bytes[i]!.equals(data);
+    if (!same) throw new Error(`echo #${seq}: text differs (or came back as binary)`);
   }
 }
