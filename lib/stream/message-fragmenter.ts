@@ -55,12 +55,18 @@ export class MessageFragmenter extends Transform {
  * @throws InvalidArgumentError for anything else.
  */
 export function messageToFrames(message: unknown, threshold: number): Frame[] {
-  if (typeof message === 'string') {
-    return fragmentMessage(Opcode.Text, Buffer.from(message, 'utf8'), threshold);
-  }
-  if (message instanceof Uint8Array) {
-    return fragmentMessage(Opcode.Binary, toBuffer(message), threshold);
-  }
+  const { payload, binary } = messagePayload(message);
+  return fragmentMessage(binary ? Opcode.Binary : Opcode.Text, payload, threshold);
+}
+
+/**
+ * Gives a message's payload and type: a string is text (UTF-8), bytes are binary (viewed,
+ * not copied).
+ * @throws InvalidArgumentError for anything else.
+ */
+export function messagePayload(message: unknown): { payload: Buffer; binary: boolean } {
+  if (typeof message === 'string') return { payload: Buffer.from(message, 'utf8'), binary: false };
+  if (message instanceof Uint8Array) return { payload: toBuffer(message), binary: true };
   throw new InvalidArgumentError(
     `A message is a string (text) or a Buffer/Uint8Array (binary), got ${describe(message)}`,
   );

@@ -3,7 +3,11 @@ import { Duplex, type Writable } from 'readable-stream';
 import { WebSocketFrame } from '../compat/websocket-frame.js';
 import type { Extension } from '../extensions/extension.js';
 import { CloseCode } from '../protocol/close-codes.js';
-import { encodeClosePayload, parseClosePayload } from '../protocol/close-payload.js';
+import {
+  encodeClosePayload,
+  parseClosePayload,
+  validateCloseArguments,
+} from '../protocol/close-payload.js';
 import {
   ConnectionClosedError,
   closeCodeFor,
@@ -25,7 +29,7 @@ import { FrameWriter } from './frame-writer.js';
 import { InboundProcessor, type IncomingChunk } from './inbound-processor.js';
 import { IncomingMessageStream } from './incoming-message-stream.js';
 import { Keepalive } from './keepalive.js';
-import { toBuffer } from './message-fragmenter.js';
+import { messagePayload, toBuffer } from './message-fragmenter.js';
 import { createMessageWritable } from './message-writable.js';
 import { OutboundMessage, type OutgoingTransform } from './outbound-message.js';
 
@@ -231,7 +235,7 @@ export class WebSocketConnection extends Duplex {
    * @see RFC 6455 §7.4
    */
   close(code: number = CloseCode.Normal, reason = ''): this {
-    encodeClosePayload(code, reason);
+    validateCloseArguments(code, reason);
     if (this.#closeArgs === undefined) this.#closeArgs = { code, reason };
     this.end();
     return this;
@@ -338,7 +342,7 @@ export class WebSocketConnection extends Duplex {
    */
   // @ts-expect-error: deliberately not the signature of Readable's drop(limit) helper.
   override drop(code: number = CloseCode.ProtocolError, reason = '', skipCloseFrame = false): void {
-    encodeClosePayload(code, reason);
+    validateCloseArguments(code, reason);
     if (!skipCloseFrame && !this.#closing) this.#sendClose(code, reason);
     this.#transport.end();
     this.#transport.destroy();
@@ -544,25 +548,21 @@ export class WebSocketConnection extends Duplex {
   }
 
   #writeMessage(chunk: unknown, encoding: BufferEncoding, callback: StreamCallback): void {
-    const options = this.#sendOptions.get(chunk as object);
-    let payload: Buffer;
-    let binary: boolean;
-    if (typeof chunk === 'string') {
+    let message: { payload: Buffer; binary: boolean };
+    try {
       const text =
-        encoding === 'utf8' || encoding === 'utf-8'
-          ? chunk
-          : Buffer.from(chunk, encoding).toString('utf8');
-      payload = Buffer.from(text, 'utf8');
-      binary = false;
-    } else if (chunk instanceof Uint8Array) {
-      payload = toBuffer(chunk);
-      binary = options?.binary ?? true;
-    } else {
-      callback(
-        new InvalidArgumentError('A message is a string (text) or a Buffer/Uint8Array (binary)'),
-      );
+        typeof chunk === 'string' && encoding !== 'utf8' && encoding !== 'utf-8'
+          ? Buffer.from(chunk, encoding).toString('utf8')
+          : chunk;
+      message = messagePayload(text);
+    } catch (err) {
+      callback(err as Error);
       return;
     }
+    const { payload } = message;
+    // Only bytes handed over by send(data, options) carry options.
+    const options = message.binary ? this.#sendOptions.get(payload) : undefined;
+    const binary = options?.binary ?? message.binary;
     if (this.#extensions.length === 0) {
       // No extension: frame it here, synchronously, without the per-message machinery.
       const opcode = binary ? Opcode.Binary : Opcode.Text;
