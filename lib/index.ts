@@ -3,6 +3,7 @@
  * everything is a stream. Public exports only.
  */
 
+export { type BroadcastOptions, broadcast } from './broadcast.js';
 export { type ClientOptions, connect, MAX_BODY_EXCERPT, WebSocketClient } from './client.js';
 export { client, connection, frame, request, router, server } from './compat/seed.js';
 export {
@@ -54,7 +55,6 @@ export {
 } from './router.js';
 export {
   type AllowedOrigins,
-  type BroadcastOptions,
   type HttpServerLike,
   type ShutDownOptions,
   WebSocketRequest,

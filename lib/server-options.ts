@@ -42,16 +42,6 @@ export interface WebSocketServerOptions extends ConnectionOptions, ExtensionOpti
   shutdownGracePeriod?: number;
 }
 
-/** Options of {@link WebSocketServer.broadcast}. */
-export interface BroadcastOptions {
-  /**
-   * Skip connections that already hold more than this many bytes not yet sent (their
-   * bufferedAmount): a slow reader misses the message rather than growing its queue.
-   * Default: Infinity (every open connection gets every message).
-   */
-  maxBufferedAmount?: number;
-}
-
 /** Options of {@link WebSocketServer.shutDown}. */
 export interface ShutDownOptions {
   /** Overrides the server's `shutdownGracePeriod` for this call. */

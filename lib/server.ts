@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex as NodeDuplex } from 'node:stream';
+import { type BroadcastOptions, broadcast as broadcastTo } from './broadcast.js';
 import { extensionFactories } from './extensions/negotiation.js';
 import { createOriginMatcher, type OriginMatcher } from './handshake/origin.js';
 import {
@@ -18,24 +19,20 @@ import {
 import { guardSocket, rejectUpgrade } from './handshake/upgrade-response.js';
 import { CloseCode } from './protocol/close-codes.js';
 import { HandshakeError, InvalidArgumentError, type WebSocketError } from './protocol/errors.js';
-import { createFrame } from './protocol/frame.js';
 import { selectProtocol, validateUpgradeRequest } from './protocol/handshake.js';
-import { Opcode } from './protocol/opcodes.js';
 import {
-  type BroadcastOptions,
   connectionDefaults,
   milliseconds,
   type ShutDownOptions,
   type WebSocketServerOptions,
 } from './server-options.js';
-import { toBuffer } from './stream/message-fragmenter.js';
 import type { WebSocketConnection } from './stream/websocket-connection.js';
 
+export type { BroadcastOptions } from './broadcast.js';
 export type { AllowedOrigins } from './handshake/origin.js';
 export { WebSocketRequest, type WebSocketRequestState } from './handshake/server-handshake.js';
 export type { HttpServerLike } from './handshake/upgrade-dispatcher.js';
 export type {
-  BroadcastOptions,
   ShutDownOptions,
   WebSocketServerOptions,
 } from './server-options.js';
@@ -219,28 +216,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeEndpoint {
    * @example wss.broadcast(JSON.stringify({ type: 'tick', at: Date.now() }));
    */
   broadcast(data: string | Uint8Array, options: BroadcastOptions = {}): number {
-    if (typeof data !== 'string' && !(data instanceof Uint8Array)) {
-      throw new InvalidArgumentError('broadcast takes a string (text) or bytes (binary)');
-    }
-    const limit = options.maxBufferedAmount ?? Number.POSITIVE_INFINITY;
-    let frame: ReturnType<typeof createFrame> | undefined;
-    let count = 0;
-    for (const connection of this.#connections) {
-      if (!connection.isOpen || connection.writableEnded) continue;
-      if (connection.bufferedAmount > limit) continue;
-      if (connection.writableObjectMode) {
-        // Raw-fragment mode writes Frames: one frame, built once, for all such connections.
-        frame ??=
-          typeof data === 'string'
-            ? createFrame(Opcode.Text, Buffer.from(data, 'utf8'))
-            : createFrame(Opcode.Binary, toBuffer(data));
-        connection.write(frame);
-      } else {
-        connection.write(data);
-      }
-      count++;
-    }
-    return count;
+    return broadcastTo(this.#connections, data, options);
   }
 
   /**
