@@ -16,8 +16,11 @@ export type RoutePath = string | RegExp;
  */
 export type RouteProtocol = string | null | undefined;
 
-/** A handler: it gets each request routed to it and accepts or rejects it. */
-export type RouteHandler = (request: WebSocketRouterRequest) => void;
+/**
+ * A handler: it gets each request routed to it and accepts or rejects it. It may be async:
+ * a rejected promise is answered 500 and reported as the server's 'error'.
+ */
+export type RouteHandler = (request: WebSocketRouterRequest) => void | Promise<void>;
 
 /** Options of {@link WebSocketRouter}. */
 export interface WebSocketRouterOptions {
@@ -80,7 +83,8 @@ interface Route {
 export class WebSocketRouter extends EventEmitter {
   #server: WebSocketServer | null = null;
   readonly #routes: Route[] = [];
-  readonly #onRequest = (request: WebSocketRequest): void => this.handleRequest(request);
+  readonly #onRequest = (request: WebSocketRequest): void | Promise<void> =>
+    this.handleRequest(request);
 
   constructor(options: WebSocketRouterOptions = {}) {
     super();
@@ -150,10 +154,10 @@ export class WebSocketRouter extends EventEmitter {
   }
 
   /**
-   * Routes one request (the server calls this for each 'request'). Handlers run
-   * synchronously: one that throws is reported by the server, which answers 500.
+   * Routes one request (the server calls this for each 'request'). A handler that throws,
+   * or returns a promise that rejects, is reported by the server, which answers 500.
    */
-  handleRequest(request: WebSocketRequest): void {
+  handleRequest(request: WebSocketRequest): void | Promise<void> {
     const offered: readonly (string | undefined)[] =
       request.requestedProtocols.length > 0 ? request.requestedProtocols : [undefined];
     const path = request.resourceURL.pathname;
@@ -162,8 +166,7 @@ export class WebSocketRouter extends EventEmitter {
       for (const route of this.#routes) {
         if (route.protocol !== key && route.protocol !== ANY_PROTOCOL) continue;
         if (!route.path.test(path)) continue;
-        route.handler(new WebSocketRouterRequest(request, protocol ?? null));
-        return;
+        return route.handler(new WebSocketRouterRequest(request, protocol ?? null));
       }
     }
     request.reject(404, 'No handler is available for the given request');

@@ -1,21 +1,37 @@
 import type { ExtensionOptions } from './extensions/negotiation.js';
 import type { AllowedOrigins } from './handshake/origin.js';
 import type { HttpServerLike } from './handshake/upgrade-dispatcher.js';
-import { InvalidArgumentError } from './protocol/errors.js';
-import { type ConnectionOptions, resolveConnectionOptions } from './stream/connection-options.js';
+import { checkBoolean, checkDuration, DEFAULTS } from './protocol/limits.js';
+import { checkOptionNames } from './protocol/option-names.js';
+import {
+  CONNECTION_OPTION_NAMES,
+  type ConnectionOptions,
+  type ResolvedConnectionOptions,
+  resolveConnectionOptions,
+} from './stream/connection-options.js';
 
 /**
  * Options of {@link WebSocketServer}. Every {@link ConnectionOptions} field is the default
  * of the connections it accepts; a server turns `keepalive` on unless told otherwise.
  *
- * The size of the HTTP header block is node:http's business: create the HTTP server with
- * `http.createServer({ maxHeaderSize: 8192 })` (default 16 KiB, or `--max-http-header-size`);
- * a larger block is answered 431 by node:http before any upgrade is seen. Slow headers are
- * bounded by the HTTP server's `headersTimeout` (default 60 s) and `requestTimeout`.
+ * Where the HTTP server comes from: `httpServer` (one or a list: the application's), `port`
+ * (the WebSocket server creates one, hardened, and owns it), or `noServer` (the
+ * application calls handleUpgrade). With an application's server, the size of the header
+ * block and slow headers are its business: `http.createServer({ maxHeaderSize: 8192,
+ * headersTimeout: 10_000, requestTimeout: 10_000, connectionsCheckingInterval: 1_000 })`.
  */
 export interface WebSocketServerOptions extends ConnectionOptions, ExtensionOptions {
-  /** The HTTP or HTTPS server(s) whose upgrades this server takes. Required unless `noServer`. */
+  /** The HTTP or HTTPS server(s) whose upgrades this server takes. */
   httpServer?: HttpServerLike | readonly HttpServerLike[];
+  /**
+   * Create an HTTP server listening on this port (0: any free port; see `address()`), owned
+   * by the WebSocket server and closed by `close()`. Plain requests are answered 426.
+   */
+  port?: number;
+  /** The address the created server listens on. Default: all interfaces, as node:http. */
+  host?: string;
+  /** The listen backlog of the created server. Default: node's. */
+  backlog?: number;
   /** Take upgrades only through handleUpgrade(), called by the application. Default: false. */
   noServer?: boolean;
   /** Take only upgrades for this path (the request target before '?'). Default: every path. */
@@ -35,7 +51,8 @@ export interface WebSocketServerOptions extends ConnectionOptions, ExtensionOpti
   /**
    * Time, in ms, the application has to accept or reject a request before it is answered
    * 503 (not 408: the client sent its request in time, the server did not decide). 0 turns
-   * the limit off. Default: 10 000.
+   * the limit off. Default: 10 000. On a server created with `port`, it also bounds how long
+   * a client may take to send its request headers.
    */
   handshakeTimeout?: number;
   /** Time, in ms, shutDown() waits for closing handshakes before it terminates the rest. Default: 5 000. */
@@ -48,50 +65,68 @@ export interface ShutDownOptions {
   gracePeriod?: number;
 }
 
-/** The ConnectionOptions fields, which a server passes on to its connections. */
-const CONNECTION_OPTION_NAMES = [
-  'maxReceivedFrameSize',
-  'maxReceivedMessageSize',
-  'fragmentOutgoingMessages',
-  'fragmentationThreshold',
-  'assembleFragments',
-  'messageStreams',
-  'keepalive',
-  'keepaliveInterval',
-  'dropConnectionOnKeepaliveTimeout',
-  'keepaliveGracePeriod',
-  'closeTimeout',
-  'deferCloseReply',
-  'readableHighWaterMark',
-  'writableHighWaterMark',
-] as const satisfies readonly (keyof ConnectionOptions)[];
+const SERVER_OPTION_NAMES = [
+  ...CONNECTION_OPTION_NAMES,
+  'perMessageDeflate',
+  'extensions',
+  'httpServer',
+  'port',
+  'host',
+  'backlog',
+  'noServer',
+  'path',
+  'autoAcceptConnections',
+  'protocols',
+  'allowedOrigins',
+  'requireOrigin',
+  'handshakeTimeout',
+  'shutdownGracePeriod',
+] as const satisfies readonly (keyof WebSocketServerOptions)[];
 
-/**
- * Picks the connection tunables out of the server's options, with the server's own
- * default (keepalive on, as WebSocket-Node), and checks them now: a bad value should fail
- * the constructor, not the first connection.
- *
- * @example connectionDefaults({ httpServer, maxReceivedMessageSize: 1 << 20 })
- * // { keepalive: true, maxReceivedMessageSize: 1048576 }
- */
-export function connectionDefaults(options: WebSocketServerOptions): ConnectionOptions {
-  const connectionOptions: ConnectionOptions = { keepalive: true };
-  for (const name of CONNECTION_OPTION_NAMES) {
-    if (options[name] !== undefined) Object.assign(connectionOptions, { [name]: options[name] });
-  }
-  resolveConnectionOptions({ ...connectionOptions, role: 'server' });
-  return connectionOptions;
+/** The server's own settings, resolved once. */
+export interface ResolvedServerOptions {
+  readonly connection: ResolvedConnectionOptions;
+  readonly autoAccept: boolean;
+  readonly requireOrigin: boolean;
+  readonly handshakeTimeout: number;
+  readonly shutdownGracePeriod: number;
 }
 
 /**
- * Resolves a duration option: non-negative milliseconds, capped at what setTimeout takes.
+ * Checks a server's options once, for all its connections: unknown names are refused
+ * (with ws's equivalents named), the connection tunables resolved with the server's own
+ * default (keepalive on, as WebSocket-Node), so that a bad value fails the constructor,
+ * not the first connection.
+ *
+ * @example resolveServerOptions({ noServer: true }).connection.keepalive // true
+ */
+export function resolveServerOptions(options: WebSocketServerOptions): ResolvedServerOptions {
+  checkOptionNames(options, SERVER_OPTION_NAMES, 'WebSocketServer');
+  return {
+    connection: resolveConnectionOptions(options, 'server', true),
+    autoAccept: checkBoolean(options.autoAcceptConnections, 'autoAcceptConnections', false),
+    requireOrigin: checkBoolean(options.requireOrigin, 'requireOrigin', false),
+    handshakeTimeout: checkDuration(
+      options.handshakeTimeout,
+      'handshakeTimeout',
+      DEFAULTS.handshakeTimeout,
+      true,
+    ),
+    shutdownGracePeriod: milliseconds(
+      options.shutdownGracePeriod,
+      DEFAULTS.shutdownGracePeriod,
+      'shutdownGracePeriod',
+    ),
+  };
+}
+
+/**
+ * Resolves a grace period: non-negative milliseconds (0: at once), capped at what
+ * setTimeout takes.
  *
  * @example milliseconds(undefined, 5_000, 'shutdownGracePeriod') // 5000
  */
 export function milliseconds(value: number | undefined, fallback: number, name: string): number {
-  const resolved = value ?? fallback;
-  if (typeof resolved !== 'number' || Number.isNaN(resolved) || resolved < 0) {
-    throw new InvalidArgumentError(`${name} must be a non-negative number of milliseconds`);
-  }
-  return Math.min(resolved, 2 ** 31 - 1);
+  if (value === 0) return 0;
+  return checkDuration(value === Number.POSITIVE_INFINITY ? 2 ** 31 - 1 : value, name, fallback);
 }

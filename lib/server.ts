@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
-import type { IncomingMessage } from 'node:http';
+import http, { type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Duplex as NodeDuplex } from 'node:stream';
 import { type BroadcastOptions, broadcast as broadcastTo } from './broadcast.js';
 import { extensionFactories } from './extensions/negotiation.js';
@@ -21,39 +22,53 @@ import { CloseCode } from './protocol/close-codes.js';
 import { HandshakeError, InvalidArgumentError, type WebSocketError } from './protocol/errors.js';
 import { selectProtocol, validateUpgradeRequest } from './protocol/handshake.js';
 import {
-  connectionDefaults,
   milliseconds,
+  type ResolvedServerOptions,
+  resolveServerOptions,
   type ShutDownOptions,
   type WebSocketServerOptions,
 } from './server-options.js';
+import { type ConnectionOwner, connectionGone, ownedBy } from './stream/connection-hooks.js';
 import type { WebSocketConnection } from './stream/websocket-connection.js';
 
 export type { BroadcastOptions } from './broadcast.js';
 export type { AllowedOrigins } from './handshake/origin.js';
 export { WebSocketRequest, type WebSocketRequestState } from './handshake/server-handshake.js';
 export type { HttpServerLike } from './handshake/upgrade-dispatcher.js';
-export type {
-  ShutDownOptions,
-  WebSocketServerOptions,
-} from './server-options.js';
+export type { ShutDownOptions, WebSocketServerOptions } from './server-options.js';
 
 type ServerState = 'open' | 'shuttingDown' | 'closed';
 
+/** What `handleUpgrade`'s callback gets, as ws's does: the connection and its request. */
+export type UpgradeCallback = (connection: WebSocketConnection, request: IncomingMessage) => void;
+
+/** Lets the router report a handler's failure as the server's own (a symbol: not public API). */
+export const handlerFailed: unique symbol = Symbol('handlerFailed');
+
+/** How often a created HTTP server checks its clients' header and request timeouts. */
+const TIMEOUT_CHECK_MS = 1_000;
+
 /**
- * A WebSocket server over HTTP/1.1 (and HTTPS), in the manner of WebSocket-Node: it takes
- * the upgrades of one or several HTTP servers (or those the application hands it with
- * handleUpgrade), answers bad handshakes with the right HTTP error, and hands each valid
- * one to the application as a 'request' to accept or reject, at once or later.
+ * A WebSocket server over HTTP/1.1 (and HTTPS), in the manner of WebSocket-Node, with ws's
+ * names where they cost nothing: it takes the upgrades of one or several HTTP servers (or
+ * of one it creates on `port`, or those the application hands it with handleUpgrade),
+ * answers bad handshakes with the right HTTP error, and hands each valid one to the
+ * application as a 'request' to accept or reject, at once or later.
  *
  * Events:
  * - 'request' (request: WebSocketRequest): a valid handshake awaiting accept() or reject().
- * - 'connect' (connection: WebSocketConnection): a connection was accepted.
+ *   The listener may be async: a rejected promise answers 500 and is reported as 'error'.
+ * - 'connect' (connection) and 'connection' (connection, request: IncomingMessage): a
+ *   connection was accepted (WebSocket-Node's name and ws's).
  * - 'close' (connection, code, reason): a connection ended (as WebSocket-Node's server).
  * - 'upgradeError' (error: HandshakeError | WebSocketError, request: IncomingMessage): a
  *   handshake failed (bad request, refused origin, timeout, client gone). Informational:
  *   the answer is already sent, and nothing is thrown.
- * - 'error' (err): an application callback (a 'request' listener, `protocols` or
- *   `allowedOrigins` function) threw; without an 'error' listener the error is rethrown.
+ * - 'listening': the HTTP server created with `port` listens.
+ * - 'error' (err): an application callback (a 'request' listener, a router handler, the
+ *   `protocols` or `allowedOrigins` function) threw or rejected, or the created HTTP server
+ *   failed; the handshake concerned is answered 500. Without an 'error' listener the error
+ *   is printed as a process warning: a handler's bug never takes the server down.
  *
  * @see RFC 6455 §4.2 (server-side handshake)
  * @example
@@ -67,64 +82,77 @@ type ServerState = 'open' | 'shuttingDown' | 'closed';
  * httpServer.listen(8080);
  * ```
  */
-export class WebSocketServer extends EventEmitter implements UpgradeEndpoint {
+export class WebSocketServer
+  extends EventEmitter
+  implements UpgradeEndpoint, ConnectionOwner<WebSocketConnection>
+{
   /** The path this server takes upgrades for (undefined: every path). */
   readonly path: string | undefined;
   readonly #httpServers: readonly HttpServerLike[];
-  readonly #autoAccept: boolean;
+  readonly #ownServer: http.Server | undefined;
+  readonly #settings: ResolvedServerOptions;
   readonly #protocols: WebSocketServerOptions['protocols'];
   readonly #matchOrigin: OriginMatcher | undefined;
-  readonly #gracePeriod: number;
   readonly #connections = new Set<WebSocketConnection>();
   readonly #pending = new Set<WebSocketRequest>();
   readonly #context: RequestContext;
   #state: ServerState = 'open';
   #shutDown: Promise<void> | undefined;
 
-  constructor(options: WebSocketServerOptions) {
-    super();
-    const servers = options.httpServer === undefined ? [] : [options.httpServer].flat();
-    if (options.noServer === true && servers.length > 0) {
-      throw new InvalidArgumentError('Give either httpServer or noServer: true, not both');
+  /**
+   * @param listening called once the HTTP server created with `port` listens (ws's
+   *   signature); with `httpServer` or `noServer` it is refused.
+   */
+  constructor(options: WebSocketServerOptions, listening?: () => void) {
+    super({ captureRejections: true });
+    if (options === null || typeof options !== 'object') {
+      throw new InvalidArgumentError('WebSocketServer needs options: httpServer, port or noServer');
     }
-    if (options.noServer !== true && servers.length === 0) {
-      throw new InvalidArgumentError('httpServer is required unless noServer is true');
+    this.#settings = resolveServerOptions(options);
+    const given = options.httpServer === undefined ? [] : [options.httpServer].flat();
+    const sources = [given.length > 0, options.port !== undefined, options.noServer === true];
+    if (sources.filter(Boolean).length !== 1) {
+      throw new InvalidArgumentError('Give exactly one of httpServer, port and noServer: true');
     }
     if (options.path !== undefined && !options.path.startsWith('/')) {
       throw new InvalidArgumentError(
         `path must start with '/', got ${JSON.stringify(options.path)}`,
       );
     }
+    if (listening !== undefined && options.port === undefined) {
+      throw new InvalidArgumentError(
+        'A listening callback is only called for a server made with port',
+      );
+    }
     this.path = options.path;
-    this.#autoAccept = options.autoAcceptConnections ?? false;
     this.#protocols = options.protocols;
     this.#matchOrigin =
-      options.allowedOrigins !== undefined || options.requireOrigin === true
+      options.allowedOrigins !== undefined || this.#settings.requireOrigin
         ? createOriginMatcher(options.allowedOrigins ?? (() => true), {
-            requireOrigin: options.requireOrigin ?? false,
+            requireOrigin: this.#settings.requireOrigin,
           })
         : undefined;
-    this.#gracePeriod = milliseconds(options.shutdownGracePeriod, 5_000, 'shutdownGracePeriod');
-    const connectionOptions = connectionDefaults(options);
     this.#context = {
-      connectionOptions,
+      connectionOptions: this.#settings.connection,
       extensions: extensionFactories(options, 'server'),
-      handshakeTimeout: milliseconds(options.handshakeTimeout, 10_000, 'handshakeTimeout'),
-      onAccept: (connection) => this.#adopt(connection),
+      handshakeTimeout: this.#settings.handshakeTimeout,
+      onAccept: (connection, request) => this.#adopt(connection, request),
       onSettled: (request) => this.#pending.delete(request),
       onServerReject: (error, request) => this.#upgradeError(error, request.httpRequest),
     };
-    this.#httpServers = servers;
-    const attached: HttpServerLike[] = [];
-    try {
-      for (const server of servers) {
-        attachEndpoint(server, this);
-        attached.push(server);
-      }
-    } catch (err) {
-      for (const server of attached) detachEndpoint(server, this);
-      throw err;
-    }
+    this.#ownServer =
+      options.port === undefined ? undefined : this.#createServer(options, listening);
+    this.#httpServers = this.#ownServer === undefined ? given : [this.#ownServer];
+    this.#attach();
+  }
+
+  /**
+   * The open connections, as a live set (ws's `clients`): iterate it to reach them all.
+   *
+   * @example for (const ws of wss.clients) ws.ping();
+   */
+  get clients(): ReadonlySet<WebSocketConnection> {
+    return this.#connections;
   }
 
   /**
@@ -137,12 +165,27 @@ export class WebSocketServer extends EventEmitter implements UpgradeEndpoint {
   }
 
   /**
-   * Tells whether shutDown() was called (upgrades are then answered 503).
+   * Tells whether shutDown() or close() was called (upgrades are then answered 503).
    *
    * @example if (wss.isShuttingDown) return;
    */
   get isShuttingDown(): boolean {
     return this.#state !== 'open';
+  }
+
+  /**
+   * The address the created HTTP server listens on (ws's `address()`); null before it
+   * listens. Throws for a server that did not create its HTTP server.
+   *
+   * @example const { port } = wss.address() as AddressInfo;
+   */
+  address(): AddressInfo | string | null {
+    if (this.#ownServer === undefined) {
+      throw new InvalidArgumentError(
+        'address() is for a server made with port: ask your HTTP server',
+      );
+    }
+    return this.#ownServer.address();
   }
 
   /**
@@ -162,17 +205,24 @@ export class WebSocketServer extends EventEmitter implements UpgradeEndpoint {
    * on a plain node:http server, whose 'upgrade' event is where this goes). An upgrade
    * for another path is answered 404.
    *
+   * With `callback` (ws's signature), it is called with the connection and the request once
+   * the handshake is accepted; with no 'request' listener and no autoAcceptConnections,
+   * the request is then accepted, with a subprotocol chosen by `protocols`.
+   *
    * @see RFC 6455 §4.2.1, §4.2.2
    * @example
    * ```ts
-   * const wss = new WebSocketServer({ noServer: true, autoAcceptConnections: true });
-   * app.server.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket, head));
+   * const wss = new WebSocketServer({ noServer: true });
+   * server.on('upgrade', (req, socket, head) =>
+   *   wss.handleUpgrade(req, socket, head, (ws) => ws.pipe(ws)),
+   * );
    * ```
    */
   handleUpgrade(
     request: IncomingMessage,
     socket: NodeDuplex,
     head: Buffer = Buffer.alloc(0),
+    callback?: UpgradeCallback,
   ): void {
     guardSocket(socket);
     let wsRequest: WebSocketRequest | undefined;
@@ -188,28 +238,30 @@ export class WebSocketServer extends EventEmitter implements UpgradeEndpoint {
       wsRequest = this.#validate(request, socket, head);
       if (wsRequest === undefined) return;
       this.#pending.add(wsRequest);
-      if (this.#autoAccept) {
-        const protocol =
-          this.#protocols === undefined
-            ? undefined
-            : selectProtocol(wsRequest.requestedProtocols, this.#protocols);
-        wsRequest.accept(protocol);
+      if (callback !== undefined) {
+        wsRequest.once('requestAccepted', (connection: WebSocketConnection) =>
+          callback(connection, request),
+        );
+      }
+      if (
+        this.#settings.autoAccept ||
+        (callback !== undefined && this.listenerCount('request') === 0)
+      ) {
+        wsRequest.accept(this.#chooseProtocol(wsRequest));
       } else if (this.listenerCount('request') === 0) {
         wsRequest[serverReject](500, 'No handler for WebSocket requests');
       } else {
         this.emit('request', wsRequest);
       }
     } catch (err) {
-      if (wsRequest === undefined) rejectUpgrade(socket, 500);
-      else wsRequest[serverReject](500, 'Internal Server Error');
-      if (this.listenerCount('error') > 0) this.emit('error', err);
-      else throw err;
+      this.#handlerFailed(err, wsRequest, socket);
     }
   }
 
   /**
-   * Sends one message to every open connection: `write(data)` on each, so that each
-   * connection's own queue and backpressure apply, and a slow reader only grows its own
+   * Sends one message to every open connection. The message is framed once and the same
+   * frame bytes are written to every connection that sends it unmasked and uncompressed;
+   * each connection's own queue and backpressure apply, so a slow reader only grows its own
    * queue (bounded by `maxBufferedAmount` when given) while the others go on. Returns the
    * number of connections the message was queued for.
    *
@@ -231,11 +283,31 @@ export class WebSocketServer extends EventEmitter implements UpgradeEndpoint {
   }
 
   /**
+   * Stops taking upgrades (new ones are answered 503) and, for a server made with `port`,
+   * closes its HTTP server; `callback` is called once that server has closed, which waits
+   * for its connections to end. Open connections are left alone, as ws 8 does: close them
+   * with closeAllConnections(), or use shutDown() for all of it with a grace period.
+   *
+   * @example wss.close(() => console.log('closed'));
+   */
+  close(callback?: (err?: Error) => void): void {
+    if (this.#state === 'open') this.#state = 'closed';
+    for (const request of [...this.#pending]) request[serverReject](503, 'Server shutting down');
+    for (const server of this.#httpServers) detachEndpoint(server, this);
+    const own = this.#ownServer;
+    if (own === undefined || !own.listening) {
+      if (callback !== undefined) process.nextTick(callback);
+      return;
+    }
+    own.close((err) => callback?.(err));
+  }
+
+  /**
    * Shuts down gracefully: new upgrades are answered 503, requests awaiting a decision are
    * answered 503, every connection is closed with 1001 ('Server shutting down'); after the
    * grace period the connections still open are terminated. Then the server leaves its
-   * HTTP servers (it does not close them: they may serve other things). Resolves once every
-   * connection is gone; calling it again returns the same promise.
+   * HTTP servers (it closes only the one it created: the others may serve other things).
+   * Resolves once every connection is gone; calling it again returns the same promise.
    *
    * @see RFC 6455 §7.4.1 (1001: going away)
    * @example
@@ -248,7 +320,11 @@ export class WebSocketServer extends EventEmitter implements UpgradeEndpoint {
    */
   shutDown(options: ShutDownOptions = {}): Promise<void> {
     if (this.#shutDown !== undefined) return this.#shutDown;
-    const grace = milliseconds(options.gracePeriod, this.#gracePeriod, 'gracePeriod');
+    const grace = milliseconds(
+      options.gracePeriod,
+      this.#settings.shutdownGracePeriod,
+      'gracePeriod',
+    );
     this.#state = 'shuttingDown';
     this.#shutDown = this.#runShutDown(grace);
     return this.#shutDown;
@@ -261,7 +337,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeEndpoint {
       for (const connection of this.#connections) connection.terminate();
       await this.#waitForConnections(grace + 1_000);
     }
-    for (const server of this.#httpServers) detachEndpoint(server, this);
+    await new Promise<void>((resolve) => this.close(() => resolve()));
     this.#state = 'closed';
   }
 
@@ -311,26 +387,96 @@ export class WebSocketServer extends EventEmitter implements UpgradeEndpoint {
     return new WebSocketRequest(request, socket, head, info, this.#context);
   }
 
-  /**
-   * Tracks a connection until it is gone. Its end is taken from the first of its own
-   * 'close' and its transport's 'close', so that a connection whose readable side nobody
-   * consumes (a broadcast-only application) still leaves the list.
-   */
-  #adopt(connection: WebSocketConnection): void {
+  #chooseProtocol(request: WebSocketRequest): string | undefined {
+    if (this.#protocols === undefined) return undefined;
+    return selectProtocol(request.requestedProtocols, this.#protocols);
+  }
+
+  /** Tracks a connection until it is gone (it tells us: no listener per connection). */
+  #adopt(connection: WebSocketConnection, request: WebSocketRequest): void {
     this.#connections.add(connection);
-    const gone = (): void => {
-      if (!this.#connections.delete(connection)) return;
-      connection.removeListener('close', gone);
-      connection.transport.removeListener('close', gone);
-      this.emit('close', connection, connection.closeCode, connection.closeReason);
-    };
-    connection.once('close', gone);
-    connection.transport.once('close', gone);
+    connection[ownedBy](this);
     this.emit('connect', connection);
+    this.emit('connection', connection, request.httpRequest);
+  }
+
+  /** Called by an adopted connection once its transport is gone. */
+  [connectionGone](connection: WebSocketConnection): void {
+    if (!this.#connections.delete(connection)) return;
+    this.emit('close', connection, connection.closeCode, connection.closeReason);
+  }
+
+  /**
+   * An async 'request' listener rejected (EventEmitter's captureRejections brings it here):
+   * the request it left pending is answered 500 and the error reported, never left as an
+   * unhandled rejection.
+   */
+  [Symbol.for('nodejs.rejection')](err: unknown, event: string | symbol, ...args: unknown[]): void {
+    const request = event === 'request' ? args[0] : undefined;
+    this.#handlerFailed(err, request instanceof WebSocketRequest ? request : undefined, undefined);
+  }
+
+  /**
+   * Reports an application callback's failure: the handshake it concerned (if still
+   * pending) is answered 500, and the error goes to 'error', or to a process warning when
+   * nobody listens, so that a handler's bug never crashes the server.
+   */
+  #handlerFailed(
+    err: unknown,
+    request: WebSocketRequest | undefined,
+    socket: NodeDuplex | undefined,
+  ): void {
+    if (request !== undefined) request[serverReject](500, 'Internal Server Error');
+    else if (socket !== undefined) rejectUpgrade(socket, 500);
+    const error = err instanceof Error ? err : new Error(String(err));
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    else process.emitWarning(error, { code: 'WEBSOCKET_DUPLEX_HANDLER_ERROR' });
+  }
+
+  /** Reports an application's failure in a handler it mounted (the router's). */
+  [handlerFailed](err: unknown, request: WebSocketRequest | undefined): void {
+    this.#handlerFailed(err, request, undefined);
   }
 
   #upgradeError(error: WebSocketError, request: IncomingMessage): void {
     if (this.listenerCount('upgradeError') > 0) this.emit('upgradeError', error, request);
+  }
+
+  #attach(): void {
+    const attached: HttpServerLike[] = [];
+    try {
+      for (const server of this.#httpServers) {
+        attachEndpoint(server, this);
+        attached.push(server);
+      }
+    } catch (err) {
+      for (const server of attached) detachEndpoint(server, this);
+      throw err;
+    }
+  }
+
+  /**
+   * Creates the HTTP server for `port`: plain requests are answered 426, and a client gets
+   * `handshakeTimeout` (checked every second) to send its request, not node's 60 to 90 s.
+   */
+  #createServer(options: WebSocketServerOptions, listening: (() => void) | undefined): http.Server {
+    const timeout = this.#settings.handshakeTimeout;
+    const server = http.createServer(
+      timeout > 0 ? { connectionsCheckingInterval: Math.min(TIMEOUT_CHECK_MS, timeout) } : {},
+      (_req, res) => {
+        res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
+        res.end('Upgrade Required: this is a WebSocket endpoint');
+      },
+    );
+    server.headersTimeout = timeout;
+    server.requestTimeout = timeout;
+    server.on('error', (err) => this.#handlerFailed(err, undefined, undefined));
+    server.on('listening', () => {
+      this.emit('listening');
+      listening?.();
+    });
+    server.listen(options.port, options.host, options.backlog);
+    return server;
   }
 }
 

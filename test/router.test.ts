@@ -160,7 +160,9 @@ describe('WebSocketRouter: mounting', () => {
     expect(() => router.unmount('/a', 'p')).toThrow(InvalidArgumentError);
     router.unmount('*', 'p');
     expect((await refusal(s, '/a', ['p'])).status).toBe(404);
-    router.mount('/a', 'p', (r) => r.accept().write('again'));
+    router.mount('/a', 'p', (r) => {
+      r.accept().write('again');
+    });
     expect(await ask(s, '/a', ['p'])).toEqual({ protocol: 'p', name: 'again' });
   });
 

@@ -4,7 +4,7 @@
  * heap snapshot before and after, and the growth per connection by constructor.
  *
  * Run (after `npm run bench`, which builds bench/results/build.tmp/lib/index.js):
- *   node --expose-gc bench/scenarios/heap-per-connection.mjs ours|ws [N=2000]
+ *   [ECHO=listener] node --expose-gc bench/scenarios/heap-per-connection.mjs ours|ws [N=2000]
  *
  * Plain JavaScript on purpose: no transform between the library and what is measured.
  * Snapshots go to the system's temporary directory and are deleted afterwards.
@@ -71,7 +71,9 @@ async function runServer() {
     const wss = new WebSocketServer({ httpServer: server, autoAcceptConnections: true });
     wss.on('connect', (ws) => {
       open++;
-      ws.pipe(ws);
+      // The idiomatic echo is a pipe; ECHO=listener measures a listener echo, as ws's below.
+      if (process.env.ECHO === 'listener') ws.on('data', (message) => ws.write(message));
+      else ws.pipe(ws);
     });
   } else {
     const { WebSocketServer } = await import('ws');

@@ -10,6 +10,11 @@
  * ```
  */
 
+import { installConnectionApi } from './connection-api.js';
+
+// The seed's face of the connection (sendUTF, 'message' events...), on its prototype.
+installConnectionApi();
+
 export { WebSocketClient as client } from '../client.js';
 export { WebSocketRequest as request } from '../handshake/server-handshake.js';
 export { WebSocketRouter as router } from '../router.js';

@@ -1,5 +1,4 @@
 import zlib from 'node:zlib';
-import { CloseCode } from '../protocol/close-codes.js';
 import {
   ConnectionClosedError,
   ErrorCode,
@@ -13,7 +12,7 @@ import {
   type DeflateAgreement,
   PERMESSAGE_DEFLATE,
 } from '../protocol/permessage-deflate-params.js';
-import type { Extension, MessageCodec, OutgoingMessageInfo } from './extension.js';
+import type { Extension, IncomingLimits, MessageCodec, OutgoingMessageInfo } from './extension.js';
 import type { ZlibLimiter } from './zlib-limiter.js';
 
 /**
@@ -291,7 +290,6 @@ class DeflateCodec implements MessageCodec {
       return new WebSocketError(
         ErrorCode.Internal,
         'zlib did not end the message with an empty stored block',
-        CloseCode.InternalError,
       );
     }
     if (cut > 0) send(held.subarray(0, cut));
@@ -309,15 +307,17 @@ class DeflateCodec implements MessageCodec {
 class InflateCodec implements MessageCodec {
   readonly #context: ZlibContext;
   readonly #maxMessageSize: number;
+  readonly #maxMessageSizeOption: string;
   #total = 0;
   /** Compressed bytes of this message received so far. */
   #received = 0;
   /** The sender ended its DEFLATE stream (BFINAL) within this message. */
   #ended = false;
 
-  constructor(context: ZlibContext, maxMessageSize: number) {
+  constructor(context: ZlibContext, limits: IncomingLimits) {
     this.#context = context;
-    this.#maxMessageSize = maxMessageSize;
+    this.#maxMessageSize = limits.maxMessageSize;
+    this.#maxMessageSizeOption = limits.maxMessageSizeOption ?? 'maxMessageSize';
   }
 
   transform(
@@ -363,7 +363,6 @@ class InflateCodec implements MessageCodec {
         new ProtocolError(
           ErrorCode.ExtensionFailed,
           'Invalid compressed data: the message ends inside a DEFLATE block',
-          CloseCode.ProtocolError,
         ),
       end: (err) => {
         // A message that ended with a final block leaves the trailer unread: restart.
@@ -388,8 +387,7 @@ class InflateCodec implements MessageCodec {
     if (this.#total > this.#maxMessageSize) {
       return new ProtocolError(
         ErrorCode.MessageTooLarge,
-        `Decompressed message exceeds ${this.#maxMessageSize} bytes`,
-        CloseCode.MessageTooBig,
+        `Decompressed message exceeds ${this.#maxMessageSizeOption} (${this.#maxMessageSize} bytes)`,
       );
     }
     output(chunk);
@@ -411,20 +409,15 @@ class InflateCodec implements MessageCodec {
 /** Maps a zlib failure on incoming data: the peer sent what is not DEFLATE. */
 function inflateError(err: Error): Error {
   if (err instanceof WebSocketError) return err;
-  return new ProtocolError(
-    ErrorCode.ExtensionFailed,
-    `Invalid compressed data: ${err.message}`,
-    CloseCode.ProtocolError,
-    { cause: err },
-  );
+  return new ProtocolError(ErrorCode.ExtensionFailed, `Invalid compressed data: ${err.message}`, {
+    cause: err,
+  });
 }
 
 /** Maps a zlib failure while compressing: ours, never the peer's, so an internal error. */
 function deflateError(err: Error): Error {
   if (err instanceof WebSocketError) return err;
-  return new WebSocketError(ErrorCode.Internal, 'Compression failed', CloseCode.InternalError, {
-    cause: err,
-  });
+  return new WebSocketError(ErrorCode.Internal, 'Compression failed', { cause: err });
 }
 
 /**
@@ -503,9 +496,9 @@ export class DeflateExtension implements Extension {
    * Returns a decompressing codec when the first frame has RSV1 set: that bit, and only on
    * a message's first frame, marks it compressed. @see RFC 7692 §6, §6.1
    */
-  incoming(rsv: number, limits: { maxMessageSize: number }): MessageCodec | undefined {
+  incoming(rsv: number, limits: IncomingLimits): MessageCodec | undefined {
     if ((rsv & Rsv.Rsv1) === 0) return undefined;
-    return new InflateCodec(this.#inflate, limits.maxMessageSize);
+    return new InflateCodec(this.#inflate, limits);
   }
 
   /** Frees both zlib contexts now; a pass in flight ends with ConnectionClosedError. */

@@ -1,24 +1,7 @@
 import type { ExtensionOffer } from '../protocol/header-parser.js';
+import type { IncomingLimits, MessageCodec } from '../protocol/message-codec.js';
 
-/**
- * Transforms the payload of ONE message, piece by piece, so that a message is never held
- * whole by an extension: compression on the way out, decompression on the way in.
- */
-export interface MessageCodec {
-  /**
-   * Transforms the next piece of the message. Output goes to `output` as it is produced
-   * (in any number of pieces, possibly none); `done` is called once the piece is fully
-   * processed, and only then is the next piece given. `last` marks the message's final
-   * piece (it may be empty). An error passed to `done` fails the connection with the
-   * error's close code (see closeCodeFor).
-   */
-  transform(
-    piece: Buffer,
-    last: boolean,
-    output: (chunk: Buffer) => void,
-    done: (err?: Error | null) => void,
-  ): void;
-}
+export type { IncomingLimits, MessageCodec } from '../protocol/message-codec.js';
 
 /** What the connection tells an extension about an outgoing message. */
 export interface OutgoingMessageInfo {
@@ -52,7 +35,7 @@ export interface Extension {
    * undefined when none of them is this extension's. `maxMessageSize` bounds the
    * transformed size: the codec fails with 1009 as soon as it is crossed.
    */
-  incoming(rsv: number, limits: { maxMessageSize: number }): MessageCodec | undefined;
+  incoming(rsv: number, limits: IncomingLimits): MessageCodec | undefined;
   /** Frees what the extension holds (zlib contexts). */
   dispose(): void;
 }

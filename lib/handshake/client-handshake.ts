@@ -19,7 +19,7 @@ import {
   InvalidArgumentError,
 } from '../protocol/errors.js';
 import { generateKey, validateUpgradeResponse } from '../protocol/handshake.js';
-import type { ConnectionOptions } from '../stream/connection-options.js';
+import type { ResolvedConnectionOptions } from '../stream/connection-options.js';
 import { WebSocketConnection } from '../stream/websocket-connection.js';
 import {
   type ClientOptions,
@@ -80,7 +80,7 @@ class ClientHandshake {
   readonly #resolve: (connection: WebSocketConnection) => void;
   readonly #reject: (err: unknown) => void;
   readonly #protocols: string[];
-  readonly #connectionOptions: ConnectionOptions;
+  readonly #connectionOptions: ResolvedConnectionOptions;
   readonly #headers: OutgoingHttpHeaders;
   readonly #timeout: number;
   readonly #maxRedirects: number;
@@ -172,6 +172,7 @@ class ClientHandshake {
       if (request !== this.#request) return; // a request left behind by a redirect
       this.#fail(
         new HandshakeError(`Could not connect to ${target.href}: ${err.message}`, 0, {
+          code: ErrorCode.ConnectFailed,
           cause: err,
         }),
       );
@@ -219,9 +220,10 @@ class ClientHandshake {
     this.#cleanUp();
     this.#settled = true;
     const connection = new WebSocketConnection(socket, {
-      ...this.#connectionOptions,
       role: 'client',
+      resolved: this.#connectionOptions,
       protocol: protocol ?? '',
+      url: this.#target.href,
       head,
       extensions,
     });

@@ -4,7 +4,13 @@ import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import type { ExtensionOptions } from '../extensions/negotiation.js';
 import { InvalidArgumentError } from '../protocol/errors.js';
 import { isToken } from '../protocol/header-parser.js';
-import { type ConnectionOptions, resolveConnectionOptions } from '../stream/connection-options.js';
+import { checkOptionNames } from '../protocol/option-names.js';
+import {
+  CONNECTION_OPTION_NAMES,
+  type ConnectionOptions,
+  type ResolvedConnectionOptions,
+  resolveConnectionOptions,
+} from '../stream/connection-options.js';
 
 /**
  * Options of a client connection. Every {@link ConnectionOptions} field tunes the
@@ -78,18 +84,18 @@ const NON_CONNECTION_OPTIONS = [
 ] as const satisfies readonly (keyof ClientOptions)[];
 
 /**
- * Picks the connection tunables out of the client's options and checks them before any
- * I/O, so that a bad value fails the call rather than the connection after the 101.
+ * Checks the client's options before any I/O, so that a bad value fails the call rather
+ * than the connection after the 101: unknown names are refused (with ws's equivalents
+ * named), and the connection tunables are resolved.
  *
- * @example connectionOptionsOf({ protocols: ['chat'], closeTimeout: 1_000 }) // { closeTimeout: 1000 }
+ * @example connectionOptionsOf({ protocols: ['chat'], closeTimeout: 1_000 }).closeTimeout // 1000
  */
-export function connectionOptionsOf(options: ClientOptions): ConnectionOptions {
-  const connectionOptions: ConnectionOptions = { ...options };
-  for (const name of NON_CONNECTION_OPTIONS) {
-    delete (connectionOptions as Record<string, unknown>)[name];
+export function connectionOptionsOf(options: ClientOptions): ResolvedConnectionOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidArgumentError('connect() options must be an object');
   }
-  resolveConnectionOptions({ ...connectionOptions, role: 'client' });
-  return connectionOptions;
+  checkOptionNames(options, [...NON_CONNECTION_OPTIONS, ...CONNECTION_OPTION_NAMES], 'connect()');
+  return resolveConnectionOptions(options, 'client');
 }
 
 /**

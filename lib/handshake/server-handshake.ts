@@ -16,14 +16,14 @@ import {
   type UpgradeRequestInfo,
 } from '../protocol/handshake.js';
 import type { ExtensionOffer } from '../protocol/header-parser.js';
-import type { ConnectionOptions } from '../stream/connection-options.js';
+import type { ResolvedConnectionOptions } from '../stream/connection-options.js';
 import { WebSocketConnection } from '../stream/websocket-connection.js';
 import { endWithResponse, guardSocket, rejectUpgrade, unguardSocket } from './upgrade-response.js';
 
 /** What a server gives each request: defaults for its connection, and where to report. */
 export interface RequestContext {
-  /** Tunables of the connection that accept() creates (the server's defaults). */
-  connectionOptions: ConnectionOptions;
+  /** Tunables of the connection that accept() creates (the server's, resolved once). */
+  connectionOptions: ResolvedConnectionOptions;
   /** The extensions the server speaks, negotiated at accept(). */
   extensions: readonly ExtensionFactory[];
   /** Time, in ms, the application has to accept or reject. 0 or Infinity: no limit. */
@@ -202,8 +202,8 @@ export class WebSocketRequest extends EventEmitter {
     (socket as Partial<net.Socket>).setTimeout?.(0);
     socket.write(head);
     const connection = new WebSocketConnection(socket, {
-      ...this.#context.connectionOptions,
       role: 'server',
+      resolved: this.#context.connectionOptions,
       protocol: chosen ?? '',
       head: this.#head,
       extensions,
@@ -299,14 +299,14 @@ export class WebSocketRequest extends EventEmitter {
  * over a socket that never connected, so the real socket is not touched again.
  */
 function deadConnection(
-  options: ConnectionOptions,
+  options: ResolvedConnectionOptions,
   protocol: string | undefined,
 ): WebSocketConnection {
   const socket = new net.Socket();
   socket.destroy();
   const connection = new WebSocketConnection(socket, {
-    ...options,
     role: 'server',
+    resolved: options,
     protocol: protocol ?? '',
   });
   connection.destroy();

@@ -39,11 +39,7 @@ export function parseClosePayload(payload: Uint8Array): ClosePayload {
   }
   const bytes = Buffer.from(payload.buffer, payload.byteOffset + 2, payload.length - 2);
   if (!isValidUtf8(bytes)) {
-    throw new ProtocolError(
-      ErrorCode.InvalidUtf8,
-      'Close frame reason is not valid UTF-8',
-      CloseCode.InvalidPayload,
-    );
+    throw new ProtocolError(ErrorCode.InvalidUtf8, 'Close frame reason is not valid UTF-8');
   }
   return { code, reason: bytes.toString('utf8') };
 }

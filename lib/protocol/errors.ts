@@ -31,6 +31,8 @@ export const ErrorCode = {
   KeepaliveTimeout: 'ERR_WS_KEEPALIVE_TIMEOUT',
   // Handshake (HTTP): carries an HTTP status, no close code.
   Handshake: 'ERR_WS_HANDSHAKE',
+  /** The client could not reach the server (DNS, TCP, TLS, proxy): status 0, with the cause. */
+  ConnectFailed: 'ERR_WS_CONNECT_FAILED',
   HandshakeTimeout: 'ERR_WS_HANDSHAKE_TIMEOUT',
   InvalidHeader: 'ERR_WS_INVALID_HEADER',
   // Local misuse and lifecycle.
@@ -41,6 +43,43 @@ export const ErrorCode = {
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 /**
+ * The Close code that a connection ending with each error sends, in one table: the single
+ * mapping from errors to close codes (closeCodeFor reads it through `closeCode`). 1006 means
+ * no Close frame is sent (the connection is dropped, or is already gone); undefined means
+ * the error never ends a connection by itself (handshake and argument errors).
+ *
+ * @see RFC 6455 §7.4.1 (defined status codes)
+ */
+export const CLOSE_CODE_OF: Readonly<Record<ErrorCode, number | undefined>> = {
+  [ErrorCode.InvalidOpcode]: CloseCode.ProtocolError,
+  [ErrorCode.ReservedBits]: CloseCode.ProtocolError,
+  [ErrorCode.ControlFrameTooLong]: CloseCode.ProtocolError,
+  [ErrorCode.FragmentedControlFrame]: CloseCode.ProtocolError,
+  [ErrorCode.MaskRequired]: CloseCode.ProtocolError,
+  [ErrorCode.UnexpectedMask]: CloseCode.ProtocolError,
+  [ErrorCode.InvalidLength]: CloseCode.ProtocolError,
+  [ErrorCode.UnexpectedContinuation]: CloseCode.ProtocolError,
+  [ErrorCode.ExpectedContinuation]: CloseCode.ProtocolError,
+  [ErrorCode.InvalidClosePayload]: CloseCode.ProtocolError,
+  [ErrorCode.InvalidCloseCode]: CloseCode.ProtocolError,
+  [ErrorCode.FrameTooLarge]: CloseCode.MessageTooBig,
+  [ErrorCode.MessageTooLarge]: CloseCode.MessageTooBig,
+  [ErrorCode.InvalidUtf8]: CloseCode.InvalidPayload,
+  [ErrorCode.UnsupportedData]: CloseCode.UnsupportedData,
+  [ErrorCode.PolicyViolation]: CloseCode.PolicyViolation,
+  [ErrorCode.ExtensionRequired]: CloseCode.MandatoryExtension,
+  [ErrorCode.ExtensionFailed]: CloseCode.ProtocolError,
+  [ErrorCode.Internal]: CloseCode.InternalError,
+  [ErrorCode.KeepaliveTimeout]: CloseCode.AbnormalClosure,
+  [ErrorCode.Handshake]: undefined,
+  [ErrorCode.ConnectFailed]: undefined,
+  [ErrorCode.HandshakeTimeout]: undefined,
+  [ErrorCode.InvalidHeader]: undefined,
+  [ErrorCode.InvalidArgument]: undefined,
+  [ErrorCode.ConnectionClosed]: CloseCode.AbnormalClosure,
+};
+
+/**
  * Root of every error this library raises. `code` is stable across versions; `closeCode`
  * is set where the error ends a connection and says which Close code is sent for it.
  */
@@ -48,11 +87,12 @@ export class WebSocketError extends Error {
   readonly code: ErrorCode;
   readonly closeCode: number | undefined;
 
-  constructor(code: ErrorCode, message: string, closeCode?: number, options?: ErrorOptions) {
+  /** Makes an error whose close code is the one CLOSE_CODE_OF gives for `code`. */
+  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = 'WebSocketError';
     this.code = code;
-    this.closeCode = closeCode;
+    this.closeCode = CLOSE_CODE_OF[code];
   }
 }
 
@@ -65,13 +105,8 @@ export class WebSocketError extends Error {
 export class ProtocolError extends WebSocketError {
   declare readonly closeCode: number;
 
-  constructor(
-    code: ErrorCode,
-    message: string,
-    closeCode: number = CloseCode.ProtocolError,
-    options?: ErrorOptions,
-  ) {
-    super(code, message, closeCode, options);
+  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
+    super(code, message, options);
     this.name = 'ProtocolError';
   }
 }
@@ -99,7 +134,6 @@ export class HandshakeError extends WebSocketError {
     super(
       init.code ?? ErrorCode.Handshake,
       message,
-      undefined,
       init.cause === undefined ? undefined : { cause: init.cause },
     );
     this.name = 'HandshakeError';
@@ -119,9 +153,9 @@ export class ConnectionClosedError extends WebSocketError {
 
   constructor(
     message: string,
-    init: { codeSent?: number; codeReceived?: number; closeCode?: number; code?: ErrorCode } = {},
+    init: { codeSent?: number; codeReceived?: number; code?: ErrorCode } = {},
   ) {
-    super(init.code ?? ErrorCode.ConnectionClosed, message, init.closeCode);
+    super(init.code ?? ErrorCode.ConnectionClosed, message);
     this.name = 'ConnectionClosedError';
     this.codeSent = init.codeSent;
     this.codeReceived = init.codeReceived;
@@ -146,6 +180,9 @@ export class InvalidArgumentError extends WebSocketError {
  */
 export function closeCodeFor(err: unknown): number {
   if (err instanceof WebSocketError && err.closeCode !== undefined) return err.closeCode;
+  // The consumer let go (a `for await` left early, an aborted pipeline): its purpose is
+  // fulfilled, nothing failed. @see RFC 6455 §7.4.1 (1000)
+  if (err instanceof Error && err.name === 'AbortError') return CloseCode.Normal;
   return CloseCode.InternalError;
 }
 

@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from './errors.js';
 import type { Frame } from './frame.js';
-import { mask } from './mask.js';
+import { mask, writeMaskKey } from './mask.js';
 
 /**
  * Frame header encoding.
@@ -131,15 +131,67 @@ export function encodeFrame(frame: Frame, maskKey?: Uint8Array): Buffer[] {
   return [out];
 }
 
+/**
+ * Writes a frame header from its first byte as it goes on the wire (FIN, RSV bits, opcode)
+ * and the payload length, with a fresh masking key when `masked`, into a target known to
+ * have room; returns the offset where the payload goes. The sender's hot path: its callers
+ * build valid frames by construction (a data opcode, or a control frame of at most 125
+ * bytes with FIN), so nothing is validated and no fields object is made.
+ *
+ * @internal Not part of the documented API; `writeFrameHeader` checks its input.
+ * @see RFC 6455 §5.2, §5.3
+ */
+export function writeHeaderBytes(
+  target: Uint8Array,
+  offset: number,
+  b0: number,
+  payloadLength: number,
+  masked: boolean,
+): number {
+  target[offset] = b0;
+  const maskBit = masked ? 0x80 : 0;
+  let p = offset + 2;
+  if (payloadLength <= MAX_7BIT) {
+    target[offset + 1] = maskBit | payloadLength;
+  } else if (payloadLength <= MAX_16BIT) {
+    target[offset + 1] = maskBit | 126;
+    target[p] = payloadLength >>> 8;
+    target[p + 1] = payloadLength & 0xff;
+    p += 2;
+  } else {
+    target[offset + 1] = maskBit | 127;
+    writeUint32BE(target, p, Math.floor(payloadLength / TWO_POW_32));
+    writeUint32BE(target, p + 4, payloadLength >>> 0);
+    p += 8;
+  }
+  if (masked) {
+    writeMaskKey(target, p);
+    p += 4;
+  }
+  return p;
+}
+
+/** Gives the first header byte of a frame: FIN, the RSV bits and the opcode. @see RFC 6455 §5.2 */
+export function firstHeaderByte(frame: {
+  fin: boolean;
+  rsv1: boolean;
+  rsv2: boolean;
+  rsv3: boolean;
+  opcode: number;
+}): number {
+  return (
+    (frame.fin ? 0x80 : 0) |
+    (frame.rsv1 ? 0x40 : 0) |
+    (frame.rsv2 ? 0x20 : 0) |
+    (frame.rsv3 ? 0x10 : 0) |
+    frame.opcode
+  );
+}
+
 /** Writes a header from validated fields into a target known to have room; returns the end. */
 function writeValidHeader(target: Uint8Array, offset: number, fields: FrameHeaderFields): number {
   const { payloadLength, maskKey } = fields;
-  target[offset] =
-    (fields.fin ? 0x80 : 0) |
-    (fields.rsv1 ? 0x40 : 0) |
-    (fields.rsv2 ? 0x20 : 0) |
-    (fields.rsv3 ? 0x10 : 0) |
-    fields.opcode;
+  target[offset] = firstHeaderByte(fields);
   const maskBit = maskKey === undefined ? 0 : 0x80;
   let p = offset + 2;
   if (payloadLength <= MAX_7BIT) {

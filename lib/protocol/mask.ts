@@ -84,10 +84,34 @@ export function mask(
     );
   }
   const p = keyOffset & 3;
-  const k0 = key[p]!;
-  const k1 = key[(p + 1) & 3]!;
-  const k2 = key[(p + 2) & 3]!;
-  const k3 = key[(p + 3) & 3]!;
+  maskInto(
+    source,
+    output,
+    outputOffset,
+    key[p]!,
+    key[(p + 1) & 3]!,
+    key[(p + 2) & 3]!,
+    key[(p + 3) & 3]!,
+  );
+}
+
+/**
+ * Writes `source` XOR the key bytes `k0..k3` (k0 applying to `source[0]`) into `output` at
+ * `outputOffset`, which the caller has checked has room: the sender's hot path, which reads
+ * the key from the header it just wrote instead of making a key object.
+ *
+ * @internal Not part of the documented API; `mask` is the entry point for applications.
+ */
+export function maskInto(
+  source: Uint8Array,
+  output: Uint8Array,
+  outputOffset: number,
+  k0: number,
+  k1: number,
+  k2: number,
+  k3: number,
+): void {
+  const length = source.length;
   if (length < WORD_THRESHOLD) {
     xorCopyBytes(source, 0, output, outputOffset, length, k0, k1, k2, k3);
   } else if (((source.byteOffset - output.byteOffset - outputOffset) & 7) === 0) {
@@ -115,18 +139,29 @@ let keyPoolOffset = 0;
  * const key = generateMaskKey(); // e.g. <Buffer 9c 11 e0 4a>
  */
 export function generateMaskKey(): Buffer {
+  const key = Buffer.allocUnsafe(4);
+  writeMaskKey(key, 0);
+  return key;
+}
+
+/**
+ * Writes a fresh masking key (4 bytes from the same cryptographic pool) into `target` at
+ * `offset`, where a frame header wants it, without a key object per frame.
+ *
+ * @see RFC 6455 §5.3, §10.3
+ * @example writeMaskKey(header, 2); // header[2..6) is the key of the frame
+ */
+export function writeMaskKey(target: Uint8Array, offset: number): void {
   if (keyPoolOffset + 4 > keyPool.length) {
     keyPool = randomFillSync(Buffer.allocUnsafeSlow(KEY_POOL_SIZE));
     keyPoolOffset = 0;
   }
-  const key = Buffer.allocUnsafe(4);
   const o = keyPoolOffset;
-  key[0] = keyPool[o]!;
-  key[1] = keyPool[o + 1]!;
-  key[2] = keyPool[o + 2]!;
-  key[3] = keyPool[o + 3]!;
+  target[offset] = keyPool[o]!;
+  target[offset + 1] = keyPool[o + 1]!;
+  target[offset + 2] = keyPool[o + 2]!;
+  target[offset + 3] = keyPool[o + 3]!;
   keyPoolOffset = o + 4;
-  return key;
 }
 
 /**

@@ -4,20 +4,28 @@
  * unless they are a small view of a much larger buffer (a 1 KiB fragment must not pin the
  * 64 KiB socket read it came in); small ones are copied into a shared block, so that a
  * flood of tiny fragments costs its bytes and not an object each. Limits can then be
- * checked against the payload alone, the same whether a message is assembled or streamed.
+ * checked against the payload alone, the same whether a message is assembled or streamed:
+ * limits bound memory, not legitimate traffic (4 MiB in 65,536 fragments of 64 bytes is a
+ * legal message and passes).
  *
- * @see ../../shared/DESIGN.md §2 (limits bound memory, not legitimate traffic)
+ * When the message's length is known in advance (one frame whose header announced it, but
+ * whose payload arrives in several reads), `reserve()` makes the buffer gather straight into
+ * one buffer of that exact size: one copy, no pieces, nothing to join.
+ *
+ * @see RFC 6455 §10.4 (implementation-specific limits)
  */
 export class MessageBuffer {
   static readonly BLOCK_SIZE = 16 * 1024;
   static readonly SMALL_PIECE = 1024;
-  /** Memory accounted for each piece kept by reference. */
+  /** Memory accounted for each piece kept by reference (a Buffer view and its array slot). */
   static readonly PIECE_OVERHEAD = 64;
 
   #pieces: Buffer[] = [];
   #block: Buffer | undefined;
   #blockUsed = 0;
   #length = 0;
+  /** The whole message's buffer, when its length was announced (see reserve). */
+  #exact: Buffer | undefined;
 
   /** Payload bytes gathered so far. */
   get length(): number {
@@ -29,9 +37,23 @@ export class MessageBuffer {
     return this.#length + this.#pieces.length * MessageBuffer.PIECE_OVERHEAD;
   }
 
+  /**
+   * Announces that the message, still empty, will be exactly `length` bytes: the pieces are
+   * then copied into one buffer of that size. The caller must have checked `length` against
+   * its limit, and appends no more than that.
+   */
+  reserve(length: number): void {
+    if (this.#length === 0 && length > 0) this.#exact = Buffer.allocUnsafe(length);
+  }
+
   /** Adds a piece of payload. The piece must not be modified afterwards by the caller. */
   append(piece: Buffer): void {
     if (piece.length === 0) return;
+    if (this.#exact !== undefined) {
+      piece.copy(this.#exact, this.#length);
+      this.#length += piece.length;
+      return;
+    }
     this.#length += piece.length;
     if (piece.length >= MessageBuffer.SMALL_PIECE) {
       this.#sealBlock();
@@ -50,6 +72,13 @@ export class MessageBuffer {
 
   /** Returns the whole payload (a view of the only piece when there is one) and resets. */
   take(): Buffer {
+    const exact = this.#exact;
+    if (exact !== undefined) {
+      this.#exact = undefined;
+      const length = this.#length;
+      this.#length = 0;
+      return length === exact.length ? exact : exact.subarray(0, length);
+    }
     this.#sealBlock();
     const pieces = this.#pieces;
     const length = this.#length;
@@ -62,6 +91,7 @@ export class MessageBuffer {
 
   /** Drops everything gathered. */
   clear(): void {
+    this.#exact = undefined;
     this.#pieces = [];
     this.#block = undefined;
     this.#blockUsed = 0;

@@ -1,7 +1,6 @@
-import { CloseCode } from './close-codes.js';
 import { ErrorCode, ProtocolError } from './errors.js';
 import { Opcode } from './opcodes.js';
-import { Utf8Validator } from './utf8-validator.js';
+import { isValidUtf8 as isWholeUtf8, Utf8Validator } from './utf8-validator.js';
 
 /** Options of {@link MessageSequencer}. */
 export interface MessageSequencerOptions {
@@ -10,6 +9,8 @@ export interface MessageSequencerOptions {
    * where an extension compresses). Default: no limit.
    */
   maxMessageSize?: number;
+  /** The option that set `maxMessageSize`, named in the error. Default: 'maxMessageSize'. */
+  maxMessageSizeOption?: string;
   /** Whether text payloads are checked as UTF-8. Default: true. */
   validateUtf8?: boolean;
 }
@@ -30,13 +31,17 @@ export type MessageOpcode = typeof Opcode.Text | typeof Opcode.Binary;
  */
 export class MessageSequencer {
   readonly #maxMessageSize: number;
+  readonly #maxMessageSizeOption: string;
   readonly #validateUtf8: boolean;
-  readonly #utf8 = new Utf8Validator();
+  #utf8: Utf8Validator | undefined;
   #opcode: MessageOpcode | 0 = 0;
+  /** Whether the current message's text is checked (false for a transformed payload). */
+  #checkText = false;
   #size = 0;
 
   constructor(options: MessageSequencerOptions = {}) {
     this.#maxMessageSize = options.maxMessageSize ?? Number.POSITIVE_INFINITY;
+    this.#maxMessageSizeOption = options.maxMessageSizeOption ?? 'maxMessageSize';
     this.#validateUtf8 = options.validateUtf8 ?? true;
   }
 
@@ -77,8 +82,39 @@ export class MessageSequencer {
     }
     this.#opcode = opcode;
     this.#size = 0;
-    if (opcode === Opcode.Text) this.#utf8.reset();
+    this.#checkText = opcode === Opcode.Text && this.#validateUtf8;
+    if (this.#checkText) {
+      if (this.#utf8 === undefined) this.#utf8 = new Utf8Validator();
+      else this.#utf8.reset();
+    }
     return opcode;
+  }
+
+  /**
+   * Checks a message that came in one untransformed frame: the same rules as
+   * `startFrame`, `payload` and `endFrame(true)` in turn, with text checked in one pass
+   * and no validator state (the common case, on the hot path).
+   *
+   * @see RFC 6455 §5.4, §8.1, §10.4
+   */
+  whole(opcode: number, payload: Uint8Array): MessageOpcode {
+    if (this.#opcode !== 0 || (opcode !== Opcode.Text && opcode !== Opcode.Binary)) {
+      return this.startFrame(opcode); // throws the error that applies
+    }
+    if (payload.length > this.#maxMessageSize) throw this.tooLarge();
+    if (opcode === Opcode.Text && this.#validateUtf8 && !isWholeUtf8(payload)) {
+      throw invalidUtf8();
+    }
+    return opcode;
+  }
+
+  /**
+   * Tells that the current message's payload is transformed by an extension and will not be
+   * seen decoded here (raw mode with compression): its bytes still count against the limit,
+   * but are not checked as UTF-8, which only the decoded text could be.
+   */
+  opaque(): void {
+    this.#checkText = false;
   }
 
   /**
@@ -89,17 +125,26 @@ export class MessageSequencer {
    * @see RFC 6455 §8.1, §10.4
    */
   payload(data: Uint8Array): void {
+    // Written so that no sum can overflow past 2^53 and compare wrongly.
+    if (data.length > this.#maxMessageSize - this.#size) throw this.tooLarge();
     this.#size += data.length;
-    if (this.#size > this.#maxMessageSize) {
-      throw new ProtocolError(
-        ErrorCode.MessageTooLarge,
-        `Message exceeds the maximum size of ${this.#maxMessageSize} bytes`,
-        CloseCode.MessageTooBig,
-      );
-    }
-    if (this.#opcode === Opcode.Text && this.#validateUtf8 && !this.#utf8.write(data)) {
-      throw invalidUtf8();
-    }
+    if (this.#checkText && !this.#utf8!.write(data)) throw invalidUtf8();
+  }
+
+  /**
+   * Refuses a message announced to be `length` bytes in all (a message in one frame, whose
+   * header says so) before any of its bytes arrive.
+   */
+  expect(length: number): void {
+    if (length > this.#maxMessageSize - this.#size) throw this.tooLarge();
+  }
+
+  /** The error for a message over the limit, naming the option that sets it. */
+  tooLarge(): ProtocolError {
+    return new ProtocolError(
+      ErrorCode.MessageTooLarge,
+      `Message exceeds ${this.#maxMessageSizeOption} (${this.#maxMessageSize} bytes)`,
+    );
   }
 
   /**
@@ -108,9 +153,7 @@ export class MessageSequencer {
    */
   endFrame(fin: boolean): boolean {
     if (!fin) return false;
-    if (this.#opcode === Opcode.Text && this.#validateUtf8 && !this.#utf8.end()) {
-      throw invalidUtf8();
-    }
+    if (this.#checkText && !this.#utf8!.end()) throw invalidUtf8();
     this.#opcode = 0;
     this.#size = 0;
     return true;
@@ -118,9 +161,5 @@ export class MessageSequencer {
 }
 
 function invalidUtf8(): ProtocolError {
-  return new ProtocolError(
-    ErrorCode.InvalidUtf8,
-    'Text message is not valid UTF-8',
-    CloseCode.InvalidPayload,
-  );
+  return new ProtocolError(ErrorCode.InvalidUtf8, 'Text message is not valid UTF-8');
 }

@@ -1,7 +1,8 @@
-import { Transform } from 'readable-stream';
 import type { Frame, FrameHeader, Role } from '../protocol/frame.js';
 import { FrameDecoder } from '../protocol/frame-decoder.js';
-import { Opcode } from '../protocol/opcodes.js';
+import { MessageFramer } from '../protocol/message-framer.js';
+import { rsvOf } from '../protocol/message-reader.js';
+import { Transform } from './bases.js';
 import type { StreamCallback } from './callbacks.js';
 
 /** Options of {@link FrameParser}. */
@@ -21,16 +22,18 @@ export interface FrameParserOptions {
   highWaterMark?: number;
 }
 
+const EMPTY = Buffer.alloc(0);
+
 /**
  * Parses bytes into {@link Frame} objects: a Transform with a byte writable side and an
  * object readable side, over the pure {@link FrameDecoder}. It holds its write callback
  * while its readable side is full, so a slow consumer stops the byte source.
  *
  * A frame whose payload exceeds `streamingThreshold` is not gathered: each piece is handed
- * out as soon as it arrives, as a fragment of its own. The first piece keeps the frame's
- * opcode and RSV bits, later pieces are continuations, and only the last piece carries the
- * frame's FIN. The message is the same (intermediaries may refragment, RFC 6455 §5.4), and a
- * 1 GiB frame never needs 1 GiB of memory.
+ * out as soon as it arrives, as a fragment of its own, cut by a MessageFramer: the first
+ * piece keeps the frame's opcode and RSV bits, later pieces are continuations, and only the
+ * last piece carries the frame's FIN. The message is the same (intermediaries may
+ * refragment, RFC 6455 §5.4), and a 1 GiB frame never needs 1 GiB of memory.
  *
  * The parser takes ownership of the chunks written to it: masked payloads are unmasked in
  * place and frames are views of those chunks.
@@ -44,8 +47,9 @@ export interface FrameParserOptions {
  */
 export class FrameParser extends Transform {
   readonly #decoder: FrameDecoder;
-  #streaming: FrameHeader | undefined;
-  #firstPiece = true;
+  /** The streamed frame's framer and FIN, and the piece held back to learn which is last. */
+  #framer: MessageFramer | undefined;
+  #fin = false;
   #held: Buffer | undefined;
 
   constructor(options: FrameParserOptions) {
@@ -57,7 +61,7 @@ export class FrameParser extends Transform {
       role: options.role,
       maxFrameSize: options.maxFrameSize,
       allowedRsv: options.allowedRsv,
-      streamThreshold: options.streamingThreshold,
+      streamingThreshold: options.streamingThreshold,
     });
   }
 
@@ -90,43 +94,30 @@ export class FrameParser extends Transform {
           this.push(event.frame);
           break;
         case 'frame-start':
-          this.#streaming = event.header;
-          this.#firstPiece = true;
+          this.#start(event.header);
           break;
         case 'frame-data':
-          this.#piece(event.data);
+          // One piece is held back, so that the last piece of the frame can carry its FIN.
+          if (this.#held !== undefined) this.#pushPieces(this.#held, false);
+          this.#held = event.data;
           break;
         case 'frame-end':
-          this.#endPiece();
+          this.#pushPieces(this.#held ?? EMPTY, this.#fin);
+          this.#held = undefined;
+          this.#framer = undefined;
           break;
       }
     }
   }
 
-  /** Keeps one piece back so that the last piece of a frame can carry its FIN. */
-  #piece(data: Buffer): void {
-    if (this.#held !== undefined) this.push(this.#pieceFrame(this.#held, false));
-    this.#held = data;
+  #start(header: FrameHeader): void {
+    this.#framer = new MessageFramer(header.opcode, Number.POSITIVE_INFINITY, rsvOf(header));
+    this.#fin = header.fin;
   }
 
-  #endPiece(): void {
-    const header = this.#streaming!;
-    this.push(this.#pieceFrame(this.#held ?? Buffer.alloc(0), header.fin));
-    this.#held = undefined;
-    this.#streaming = undefined;
-  }
-
-  #pieceFrame(payload: Buffer, fin: boolean): Frame {
-    const header = this.#streaming!;
-    const first = this.#firstPiece;
-    this.#firstPiece = false;
-    return {
-      fin,
-      rsv1: first && header.rsv1,
-      rsv2: first && header.rsv2,
-      rsv3: first && header.rsv3,
-      opcode: first ? header.opcode : Opcode.Continuation,
-      payload,
-    };
+  #pushPieces(piece: Buffer, fin: boolean): void {
+    for (const frame of this.#framer!.frames(piece, fin)) this.push(frame);
   }
 }
+
+export type { Frame };

@@ -1,8 +1,8 @@
-import { Transform } from 'readable-stream';
 import { InvalidArgumentError } from '../protocol/errors.js';
 import type { Frame, Role } from '../protocol/frame.js';
 import { encodeFrame } from '../protocol/frame-encoder.js';
 import { generateMaskKey } from '../protocol/mask.js';
+import { Transform } from './bases.js';
 import type { StreamCallback } from './callbacks.js';
 
 /** Options of {@link FrameSerializer}. */

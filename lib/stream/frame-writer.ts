@@ -1,69 +1,137 @@
 import type { Duplex as NodeDuplex } from 'node:stream';
 import type { Frame } from '../protocol/frame.js';
-import { encodeFrame, frameHeaderSize, writeFrameHeader } from '../protocol/frame-encoder.js';
-import { generateMaskKey, mask } from '../protocol/mask.js';
+import { firstHeaderByte, frameHeaderSize, writeHeaderBytes } from '../protocol/frame-encoder.js';
+import { maskInto } from '../protocol/mask.js';
 import { Opcode } from '../protocol/opcodes.js';
 import type { StreamCallback } from './callbacks.js';
+import { outboundReleased, type WriterOwner } from './connection-hooks.js';
 
 /**
- * Bytes of consecutive masked frames packed into one buffer: under glibc's default mmap
- * threshold (128 KiB), so that packs come from the heap and reuse its memory; one buffer
- * per message measured SLOWER from 1 MiB on, every one of them page-faulted in afresh.
+ * Size of the shared slab that small frames are written into. Under glibc's mmap threshold
+ * (128 KiB), so that slabs come from the heap and reuse its memory, and large enough to hold
+ * several masked 16 KiB fragments back to back.
  */
-const MASKED_PACK_SIZE = 120 * 1024;
+const SLAB_SIZE = 120 * 1024;
+/** Unmasked payloads up to this size are copied next to their header: one part, not two. */
+const COPY_UNMASKED_BELOW = 1024;
+/** Masked payloads up to this size are masked straight into the slab (a copy is needed anyway). */
+const COPY_MASKED_BELOW = 32 * 1024;
+/** Payloads from this size are placed word-aligned with their source, for the word-wise XOR. */
+const ALIGN_FROM = 128;
+
+/** A constructor of Buffer views without the species lookup of `subarray`. */
+type BufferViewConstructor = new (
+  buffer: ArrayBufferLike,
+  byteOffset: number,
+  length: number,
+) => Buffer;
+const FastBuffer = (Buffer as unknown as { [Symbol.species]: BufferViewConstructor })[
+  Symbol.species
+];
 
 /**
- * Writes encoded frames to a connection's transport: masking on the client side, every
- * frame produced in one tick leaving in one writev (the transport is corked for the tick),
- * data writes calling back once the transport has room, control frames slotted in at once
- * between frames, and pongs coalesced while the transport is backed up.
+ * The slab shared by every writer of the process: writing is synchronous, so writers take
+ * consecutive ranges of it, and a connection's frames of one batch that lie back to back in
+ * it leave as one buffer. A slab is never written twice: when it is full, a new one is taken
+ * and the old one lives as long as views of it are queued in sockets.
+ */
+let slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+let slabUsed = 0;
+
+/** Runs the flush of a writer whose batch was started outside a read (see `hold`). */
+function flushOnNextTick(writer: FrameWriter): void {
+  writer.flush();
+}
+
+/**
+ * Writes frames to a connection's transport, in batches: every frame produced while the
+ * connection handles one read, or in one tick, goes into one batch, and a batch leaves in
+ * one transport write (a writev when it has several parts), so that many small messages
+ * cost one syscall. Small frames (header and payload) are written into a shared slab, masked
+ * on the way on the client side (one pass), so that consecutive frames are one buffer; large
+ * unmasked payloads are never copied. Data writes call back once the transport has room
+ * (under `budget` bytes queued); control frames are slotted in at once; pongs are coalesced
+ * while the transport is backed up.
  *
- * @see RFC 6455 §5.3 (masking), §5.5.3 (pongs)
+ * @see RFC 6455 §5.2 (framing), §5.3 (masking), §5.5.3 (pongs)
  */
 export class FrameWriter {
   readonly #transport: NodeDuplex;
   readonly #mask: boolean;
   readonly #budget: number;
-  #corked = false;
+  readonly #owner: WriterOwner;
+  #parts: Buffer[] = [];
+  /** Bytes in the batch not yet handed to the transport. */
+  #pending = 0;
+  /** The current run of back-to-back bytes in the slab: [#runStart, #runEnd) of #runSlab. */
+  #runSlab: Buffer | undefined;
+  #runStart = 0;
+  #runEnd = 0;
+  /** Inside a read: the batch is flushed when the read is done, not on the next tick. */
+  #holding = false;
+  #flushScheduled = false;
   #pendingPong: Buffer | undefined;
-  #drainWaiters: Array<() => void> = [];
+  #waiters: StreamCallback[] = [];
 
   /**
-   * @param budget bytes the transport may hold before a data write waits for its 'drain':
-   *   gating at a socket's own 16 KiB would send each 16 KiB message alone.
+   * @param budget bytes the transport may hold (with the batch) before a data write waits
+   *   for its 'drain': gating at a socket's own 16 KiB would send each 16 KiB message alone.
    */
-  constructor(transport: NodeDuplex, options: { mask: boolean; budget: number }) {
+  constructor(
+    transport: NodeDuplex,
+    options: { mask: boolean; budget: number },
+    owner: WriterOwner,
+  ) {
     this.#transport = transport;
     this.#mask = options.mask;
     this.#budget = options.budget;
-    transport.on('drain', () => this.#onDrain());
+    this.#owner = owner;
   }
 
-  /** Writes the frames of a message; calls back once the transport has room again. */
-  write(frames: Frame[], callback: StreamCallback): void {
-    this.#corkForTick();
-    let hasRoom = true;
-    if (this.#mask && frames.length > 1) {
-      hasRoom = this.#writeMaskedFrames(frames);
-    } else {
-      for (const frame of frames) hasRoom = this.#writeFrame(frame);
-    }
-    if (hasRoom || this.#transport.writableLength < this.#budget) callback();
-    else this.#drainWaiters.push(() => callback());
+  /** Bytes queued here and in the transport, not yet handed to the kernel. */
+  get queuedBytes(): number {
+    return this.#pending + this.#transport.writableLength;
+  }
+
+  /**
+   * Holds the batch open while the connection handles a read, so that everything its
+   * handling produces (an echo's answers) leaves in one write when `release` is called.
+   */
+  hold(): void {
+    this.#holding = true;
+  }
+
+  /** Ends a `hold`: flushes what the read produced. */
+  release(): void {
+    this.#holding = false;
+    if (this.#pending > 0) this.flush();
+  }
+
+  /** Writes one unfragmented data frame; calls back once the transport has room. */
+  message(opcode: number, payload: Buffer, callback: StreamCallback): void {
+    this.#frame(0x80 | opcode, payload);
+    this.#afterData(callback);
+  }
+
+  /** Writes the frames of (part of) a message; calls back once the transport has room. */
+  frames(frames: readonly Frame[], callback: StreamCallback): void {
+    for (const frame of frames) this.#frame(firstHeaderByte(frame), frame.payload);
+    this.#afterData(callback);
+  }
+
+  /** Writes bytes already framed (a broadcast's shared frame); calls back once there is room. */
+  encoded(bytes: Buffer, callback: StreamCallback): void {
+    this.#closeRun();
+    this.#parts.push(bytes);
+    this.#pending += bytes.length;
+    this.#scheduleFlush();
+    this.#afterData(callback);
   }
 
   /** Writes a control frame now, between data frames. */
   control(opcode: number, payload: Buffer): void {
     if (this.#transport.destroyed) return;
-    this.#corkForTick();
-    this.#writeFrame({
-      fin: true,
-      rsv1: false,
-      rsv2: false,
-      rsv3: false,
-      opcode: opcode as Frame['opcode'],
-      payload,
-    });
+    this.#frame(0x80 | opcode, payload);
   }
 
   /**
@@ -80,101 +148,142 @@ export class FrameWriter {
     this.control(Opcode.Pong, payload);
   }
 
-  /** Drops a coalesced pong (after our Close, none may follow) and releases every waiter. */
-  release(): void {
-    this.#pendingPong = undefined;
-    const waiters = this.#drainWaiters;
-    this.#drainWaiters = [];
-    for (const waiter of waiters) waiter();
+  /** Hands the batch to the transport now: one write, or a corked run of writes. */
+  flush(): void {
+    this.#flushScheduled = false;
+    this.#closeRun();
+    const parts = this.#parts;
+    if (parts.length === 0) return;
+    this.#parts = [];
+    this.#pending = 0;
+    const transport = this.#transport;
+    if (transport.destroyed) return;
+    if (parts.length === 1) {
+      transport.write(parts[0]);
+    } else {
+      transport.cork();
+      for (const part of parts) transport.write(part);
+      transport.uncork();
+    }
+    if (this.#waiters.length > 0 && transport.writableLength < this.#budget) this.#release();
   }
 
-  #onDrain(): void {
+  /** Called on the transport's 'drain': sends a coalesced pong, releases waiting writes. */
+  drained(): void {
     if (this.#pendingPong !== undefined) {
       const payload = this.#pendingPong;
       this.#pendingPong = undefined;
       this.control(Opcode.Pong, payload);
+      this.flush();
     }
-    const waiters = this.#drainWaiters;
-    this.#drainWaiters = [];
+    this.#release();
+  }
+
+  /** Drops a coalesced pong (after our Close, none may follow) and releases every waiter. */
+  abandon(): void {
+    this.#pendingPong = undefined;
+    this.#release();
+  }
+
+  #release(): void {
+    const waiters = this.#waiters;
+    if (waiters.length === 0) return;
+    this.#waiters = [];
     for (const waiter of waiters) waiter();
+    this.#owner[outboundReleased]();
   }
 
-  /**
-   * Writes the frames of one fragmented message masked, packed back to back into buffers of
-   * up to MASKED_PACK_SIZE bytes: one allocation and one transport write per pack instead
-   * of one per fragment (147 instead of 1,024 of each for 16 MiB at the default 16 KiB
-   * threshold: a quarter less CPU to send 16 MiB, a tenth less for 1 MiB). A fragment
-   * larger than a pack gets a buffer of its own, as from encodeFrame. The bytes are exactly
-   * encodeFrame's for each frame in turn, each with its own fresh key.
-   */
-  #writeMaskedFrames(frames: Frame[]): boolean {
-    let hasRoom = true;
-    let from = 0;
-    while (from < frames.length) {
-      let size = maskedFrameSize(frames[from]!);
-      let to = from + 1;
-      while (to < frames.length && size + maskedFrameSize(frames[to]!) <= MASKED_PACK_SIZE) {
-        size += maskedFrameSize(frames[to]!);
-        to++;
-      }
-      hasRoom = this.#transport.write(packMaskedFrames(frames, from, to, size));
-      from = to;
+  #afterData(callback: StreamCallback): void {
+    if (this.#transport.writableLength + this.#pending < this.#budget) callback();
+    else this.#waiters.push(callback);
+  }
+
+  /** Encodes one frame into the batch. */
+  #frame(b0: number, payload: Buffer): void {
+    const length = payload.length;
+    const masked = this.#mask;
+    const headerSize = frameHeaderSize(length, masked);
+    if (length < (masked ? COPY_MASKED_BELOW : COPY_UNMASKED_BELOW)) {
+      const align = masked && length >= ALIGN_FROM ? payload : undefined;
+      const at = this.#take(headerSize + length, align);
+      const p = writeHeaderBytes(slab, at, b0, length, masked);
+      if (masked)
+        maskInto(payload, slab, p, slab[p - 4]!, slab[p - 3]!, slab[p - 2]!, slab[p - 1]!);
+      else payload.copy(slab, p);
+    } else if (masked) {
+      this.#closeRun();
+      this.#parts.push(maskedFrame(b0, payload, headerSize));
+      this.#pending += headerSize + length;
+    } else {
+      const at = this.#take(headerSize, undefined);
+      writeHeaderBytes(slab, at, b0, length, false);
+      this.#closeRun();
+      this.#parts.push(payload);
+      this.#pending += length;
     }
-    return hasRoom;
-  }
-
-  #writeFrame(frame: Frame): boolean {
-    const parts = encodeFrame(frame, this.#mask ? generateMaskKey() : undefined);
-    let hasRoom = true;
-    for (const part of parts) hasRoom = this.#transport.write(part);
-    return hasRoom;
+    this.#scheduleFlush();
   }
 
   /**
-   * Corks the transport until the next tick, so that every frame produced in one tick
-   * leaves in one writev (one syscall for many small messages).
+   * Takes `size` bytes of the slab for this writer's batch, extending the current run when
+   * they follow it. With `alignWith`, the payload (after a header of `size - length` bytes)
+   * is placed at the same address modulo 8 as that source, so masking runs word-wise; a
+   * run that would have to skip bytes for that is closed and a new one begun.
    */
-  #corkForTick(): void {
-    if (this.#corked) return;
-    this.#corked = true;
-    this.#transport.cork();
-    process.nextTick(() => {
-      this.#corked = false;
-      this.#transport.uncork();
-    });
+  #take(size: number, alignWith: Buffer | undefined): number {
+    let at = slabUsed;
+    if (alignWith !== undefined) {
+      const payloadAt = at + size - alignWith.length;
+      at += (alignWith.byteOffset - slab.byteOffset - payloadAt) & 7;
+    }
+    if (at + size > slab.length) {
+      slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+      slabUsed = 0;
+      return this.#take(size, alignWith);
+    }
+    if (this.#runSlab !== slab || this.#runEnd !== at) {
+      this.#closeRun();
+      this.#runSlab = slab;
+      this.#runStart = at;
+    }
+    slabUsed = at + size;
+    this.#runEnd = slabUsed;
+    this.#pending += size;
+    return at;
+  }
+
+  /**
+   * Ends the current run: it joins the batch as a view of the slab, or as a copy when the
+   * transport is backed up, so that a slow reader never pins a whole slab for a few bytes.
+   */
+  #closeRun(): void {
+    const run = this.#runSlab;
+    if (run === undefined) return;
+    this.#runSlab = undefined;
+    const length = this.#runEnd - this.#runStart;
+    const view = new FastBuffer(run.buffer, run.byteOffset + this.#runStart, length);
+    const pins = length < SLAB_SIZE / 8 && this.#transport.writableLength > 0;
+    this.#parts.push(pins ? Buffer.from(view) : view);
+  }
+
+  #scheduleFlush(): void {
+    if (this.#holding || this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    process.nextTick(flushOnNextTick, this);
   }
 }
 
-/** Bytes of a frame once encoded masked: header, key and payload. */
-function maskedFrameSize(frame: Frame): number {
-  return frameHeaderSize(frame.payload.length, true) + frame.payload.length;
-}
-
-/** Encodes `frames[from..to)` masked, back to back, into one new buffer of `size` bytes. */
-function packMaskedFrames(frames: Frame[], from: number, to: number, size: number): Buffer {
-  // Place the first payload at its source's alignment modulo 8, as encodeFrame does, so that
-  // mask() runs its fused word loop; with 8-byte headers (payloads of 126 to 65,535 bytes)
-  // and fragment lengths a multiple of 8, the next payloads stay aligned too.
-  const first = frames[from]!.payload;
-  const raw = Buffer.allocUnsafe(size + 7);
-  const shift = (first.byteOffset - raw.byteOffset - frameHeaderSize(first.length, true)) & 7;
-  const out = raw.subarray(shift, shift + size);
-  let at = 0;
-  for (let i = from; i < to; i++) {
-    const frame = frames[i]!;
-    const payload = frame.payload;
-    const maskKey = generateMaskKey();
-    at = writeFrameHeader(out, at, {
-      fin: frame.fin,
-      rsv1: frame.rsv1,
-      rsv2: frame.rsv2,
-      rsv3: frame.rsv3,
-      opcode: frame.opcode,
-      payloadLength: payload.length,
-      maskKey,
-    });
-    mask(payload, maskKey, out, at);
-    at += payload.length;
-  }
+/**
+ * Encodes a large masked frame into a buffer of its own, the payload placed at its source's
+ * alignment modulo 8 so that masking runs word-wise (the source is never modified: the
+ * application may still hold it).
+ */
+function maskedFrame(b0: number, payload: Buffer, headerSize: number): Buffer {
+  const total = headerSize + payload.length;
+  const raw = Buffer.allocUnsafe(total + 7);
+  const shift = (payload.byteOffset - raw.byteOffset - headerSize) & 7;
+  const out = new FastBuffer(raw.buffer, raw.byteOffset + shift, total);
+  const p = writeHeaderBytes(out, 0, b0, payload.length, true);
+  maskInto(payload, out, p, out[p - 4]!, out[p - 3]!, out[p - 2]!, out[p - 1]!);
   return out;
 }

@@ -1,4 +1,4 @@
-import { Readable } from 'readable-stream';
+import { Readable } from './bases.js';
 
 /**
  * The payload of ONE received message, as a Readable of Buffers. Text messages arrive as
@@ -8,6 +8,12 @@ import { Readable } from 'readable-stream';
  * Handed out by {@link MessageStreamer} and by a connection with `messageStreams: true`.
  * Read it to the end, or `destroy()` it to skip the rest of the message: the next message
  * comes only after this one has been consumed or discarded.
+ *
+ * When the connection fails in the middle of the message, the stream is destroyed with the
+ * same error, which reaches `pipeline`, `for await` and 'error' listeners. It keeps a
+ * do-nothing 'error' listener of its own, so that a message nobody listens to yet (still
+ * queued), or one only `pipe()`d (whose listener rethrows when alone), cannot crash the
+ * process when the peer drops mid-message: the connection reports the error too.
  */
 export class IncomingMessageStream extends Readable {
   /** Whether the message is binary (false: text). */
@@ -19,6 +25,7 @@ export class IncomingMessageStream extends Readable {
     super({ highWaterMark });
     this.binary = binary;
     this.#onRead = onRead;
+    this.on('error', ignoreError);
   }
 
   /** 'text' or 'binary', as in WebSocket-Node's message objects. */
@@ -30,3 +37,5 @@ export class IncomingMessageStream extends Readable {
     this.#onRead();
   }
 }
+
+function ignoreError(): void {}

@@ -1,9 +1,10 @@
-import { Transform } from 'readable-stream';
-import { InvalidArgumentError } from '../protocol/errors.js';
+import type { Extension } from '../extensions/extension.js';
 import type { Frame } from '../protocol/frame.js';
-import { MessageBuffer } from '../protocol/message-buffer.js';
-import { MessageSequencer } from '../protocol/message-sequencer.js';
-import { isControlOpcode, Opcode } from '../protocol/opcodes.js';
+import { DEFAULTS } from '../protocol/limits.js';
+import type { IncomingLimits, MessageCodec } from '../protocol/message-codec.js';
+import { invalidMessage } from '../protocol/message-payload.js';
+import { MessageReader, type MessageReaderHandler } from '../protocol/message-reader.js';
+import { Transform } from './bases.js';
 import type { StreamCallback } from './callbacks.js';
 
 /** A whole message: a `string` for text, a `Buffer` for binary. @see RFC 6455 §5.6 */
@@ -13,18 +14,26 @@ export type Message = string | Buffer;
 export interface MessageAssemblerOptions {
   /** Largest message accepted, in payload bytes; above it the assembler fails with 1009. Default: 64 MiB. */
   maxMessageSize?: number;
+  /**
+   * The extensions of the connection whose raw frames are assembled (`connection.extensionObjects`),
+   * so that compressed messages (RSV1) are decompressed as the connection would. Without
+   * them a frame with RSV bits fails with 1002.
+   */
+  extensions?: readonly Extension[];
   /** Messages buffered on the readable side before the assembler stops taking frames. Default: 16. */
   highWaterMark?: number;
 }
 
-/** Default of `maxMessageSize` for the assembler and the connection. */
-export const DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024;
+/** Default of `maxMessageSize` for the assembler (the connection's maxReceivedMessageSize). */
+export const DEFAULT_MAX_MESSAGE_SIZE = DEFAULTS.maxReceivedMessageSize;
 
 /**
  * Assembles frames into messages: Frames in, a `string` (text) or `Buffer` (binary) out
- * for each message. Every rule about messages is checked as the frames come: fragment order
- * (1002), UTF-8 of text at the first bad fragment (1007), and the size limit before the
- * bytes are kept (1009).
+ * for each message, by the same MessageReader the connection uses, so that assembling a
+ * raw-mode connection's frames gives exactly what the connection would have delivered.
+ * Every rule about messages is checked as the frames come: fragment order (1002), UTF-8 of
+ * text at the first bad byte (1007), the size limit before the bytes are kept (1009), and
+ * decompression through the given extensions.
  *
  * Control frames are passed on, in place, as the {@link Frame} objects they are: a control
  * frame that arrives between two fragments comes out before the message it interrupted.
@@ -37,59 +46,78 @@ export const DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024;
  * ```
  */
 export class MessageAssembler extends Transform {
-  readonly #sequencer: MessageSequencer;
-  readonly #buffer = new MessageBuffer();
-  readonly #maxMessageSize: number;
-  #text = false;
+  readonly #reader: MessageReader;
+  #waiting: StreamCallback | undefined;
 
   constructor(options: MessageAssemblerOptions = {}) {
     const hwm = options.highWaterMark ?? 16;
     super({ objectMode: true, readableHighWaterMark: hwm, writableHighWaterMark: hwm });
-    this.#maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
-    // The sequencer refuses a payload over the limit before it is kept; the message buffer
-    // keeps what it holds within a small factor of the payload (see MessageBuffer).
-    this.#sequencer = new MessageSequencer({ maxMessageSize: this.#maxMessageSize });
+    const extensions = options.extensions ?? [];
+    const handler: MessageReaderHandler = {
+      control: (frame) => this.push(frame),
+      message: (data) => this.push(data),
+      frame: (frame) => this.push(frame),
+      messageStart: unexpected,
+      messagePiece: unexpected,
+      messageEnd: unexpected,
+      codecDone: (err) => {
+        const callback = this.#waiting;
+        this.#waiting = undefined;
+        callback?.(err);
+      },
+    };
+    this.#reader = new MessageReader(handler, {
+      mode: 'messages',
+      maxMessageSize: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
+      codecFor:
+        extensions.length === 0 ? undefined : (rsv, limits) => codecOf(extensions, rsv, limits),
+    });
   }
 
   override _transform(frame: Frame, _encoding: BufferEncoding, callback: StreamCallback): void {
+    if (frame === null || typeof frame !== 'object' || !Buffer.isBuffer(frame.payload)) {
+      callback(invalidMessage(frame));
+      return;
+    }
     try {
-      this.#frame(frame);
+      this.#reader.frame(frame);
     } catch (err) {
-      this.#buffer.clear();
+      this.#reader.stop();
       callback(err as Error);
       return;
     }
-    callback();
+    // While an extension decodes, the next frame waits: the order is the stream's.
+    if (this.#reader.busy) this.#waiting = callback;
+    else callback();
   }
 
   override _flush(callback: StreamCallback): void {
     // A message cut off by the end of the frame stream is dropped: the transport ended
     // early (1006), which is not the assembler's to report.
-    this.#buffer.clear();
+    this.#reader.stop();
     callback();
   }
 
-  #frame(frame: Frame): void {
-    if (frame === null || typeof frame !== 'object' || !Buffer.isBuffer(frame.payload)) {
-      throw new InvalidArgumentError('MessageAssembler takes Frame objects with a Buffer payload');
-    }
-    if (isControlOpcode(frame.opcode)) {
-      this.push(frame);
-      return;
-    }
-    const opcode = this.#sequencer.startFrame(frame.opcode);
-    this.#sequencer.payload(frame.payload);
-    if (frame.fin && frame.opcode !== Opcode.Continuation) {
-      // A message in one frame: handed on as it is, no copy.
-      this.#sequencer.endFrame(true);
-      this.push(opcode === Opcode.Text ? frame.payload.toString('utf8') : frame.payload);
-      return;
-    }
-    if (frame.opcode !== Opcode.Continuation) this.#text = opcode === Opcode.Text;
-    this.#buffer.append(frame.payload);
-    if (this.#sequencer.endFrame(frame.fin)) {
-      const payload = this.#buffer.take();
-      this.push(this.#text ? payload.toString('utf8') : payload);
-    }
+  override _destroy(err: Error | null, callback: (error: Error | null) => void): void {
+    this.#reader.stop();
+    this.#waiting = undefined;
+    callback(err);
   }
+}
+
+/** The codec of the first extension that claims these RSV bits. */
+export function codecOf(
+  extensions: readonly Extension[],
+  rsv: number,
+  limits: IncomingLimits,
+): MessageCodec | undefined {
+  for (const extension of extensions) {
+    const codec = extension.incoming(rsv, limits);
+    if (codec !== undefined) return codec;
+  }
+  return undefined;
+}
+
+function unexpected(): void {
+  throw new Error('MessageReader in messages mode handed out a streamed message');
 }

@@ -1,8 +1,7 @@
-import { Transform } from 'readable-stream';
-import { InvalidArgumentError } from '../protocol/errors.js';
 import type { Frame } from '../protocol/frame.js';
-import { MessageSequencer } from '../protocol/message-sequencer.js';
-import { isControlOpcode, Opcode } from '../protocol/opcodes.js';
+import { invalidMessage } from '../protocol/message-payload.js';
+import { MessageReader } from '../protocol/message-reader.js';
+import { Transform } from './bases.js';
 import type { StreamCallback } from './callbacks.js';
 import { IncomingMessageStream } from './incoming-message-stream.js';
 
@@ -19,10 +18,10 @@ export interface MessageStreamerOptions {
  * {@link IncomingMessageStream} out per message, pushed as soon as the message's first
  * frame arrives. While the current message's reader is full, the streamer holds its write
  * callback, so backpressure reaches back to the byte source and a message larger than
- * memory passes through in constant memory. The same rules as the assembler apply as the
- * bytes pass: fragment order (1002), UTF-8 of text, failing at the first bad fragment
- * (1007), and `maxMessageSize` (1009). A failure destroys the current message stream with
- * the same error.
+ * memory passes through in constant memory. The rules are the MessageReader's, as the bytes
+ * pass: fragment order (1002), UTF-8 of text at the first bad byte (1007), and
+ * `maxMessageSize` (1009). A failure destroys the current message stream with the same
+ * error.
  *
  * Control frames are passed on in place as Frame objects, as the assembler does.
  *
@@ -34,29 +33,57 @@ export interface MessageStreamerOptions {
  * ```
  */
 export class MessageStreamer extends Transform {
-  readonly #sequencer: MessageSequencer;
+  readonly #reader: MessageReader;
   readonly #messageHighWaterMark: number;
   #current: IncomingMessageStream | undefined;
+  #full = false;
   #waiting: StreamCallback | undefined;
 
   constructor(options: MessageStreamerOptions = {}) {
     super({ objectMode: true, readableHighWaterMark: 16, writableHighWaterMark: 16 });
-    this.#sequencer = new MessageSequencer({ maxMessageSize: options.maxMessageSize });
     this.#messageHighWaterMark = options.messageHighWaterMark ?? 64 * 1024;
+    this.#reader = new MessageReader(
+      {
+        control: (frame) => this.push(frame),
+        message: unexpected,
+        frame: unexpected,
+        messageStart: (binary) => this.#start(binary),
+        messagePiece: (data) => {
+          const current = this.#current;
+          if (current !== undefined && !current.destroyed && !current.push(data)) this.#full = true;
+        },
+        messageEnd: () => {
+          const current = this.#current;
+          this.#current = undefined;
+          this.#full = false;
+          if (current !== undefined && !current.destroyed) current.push(null);
+        },
+        codecDone: unexpected,
+      },
+      { mode: 'streams', maxMessageSize: options.maxMessageSize },
+    );
   }
 
   override _transform(frame: Frame, _encoding: BufferEncoding, callback: StreamCallback): void {
-    let mayContinue: boolean;
+    if (frame === null || typeof frame !== 'object' || !Buffer.isBuffer(frame.payload)) {
+      callback(invalidMessage(frame));
+      return;
+    }
     try {
-      mayContinue = this.#frame(frame);
+      this.#reader.frame(frame);
     } catch (err) {
+      this.#reader.stop();
       this.#current?.destroy(err as Error);
       this.#current = undefined;
       callback(err as Error);
       return;
     }
-    if (mayContinue) callback();
-    else this.#waiting = callback;
+    if (!this.#full) {
+      callback();
+      return;
+    }
+    this.#full = false;
+    this.#waiting = callback;
   }
 
   override _flush(callback: StreamCallback): void {
@@ -67,50 +94,26 @@ export class MessageStreamer extends Transform {
   }
 
   override _destroy(err: Error | null, callback: (error: Error | null) => void): void {
+    this.#reader.stop();
     this.#current?.destroy(err ?? undefined);
     this.#current = undefined;
     this.#waiting = undefined;
     callback(err);
   }
 
-  /** Processes one frame; returns false when the current reader is full. */
-  #frame(frame: Frame): boolean {
-    if (frame === null || typeof frame !== 'object' || !Buffer.isBuffer(frame.payload)) {
-      throw new InvalidArgumentError('MessageStreamer takes Frame objects with a Buffer payload');
-    }
-    if (isControlOpcode(frame.opcode)) {
-      this.push(frame);
-      return true;
-    }
-    const opcode = this.#sequencer.startFrame(frame.opcode);
-    if (frame.opcode !== Opcode.Continuation) {
-      const message = new IncomingMessageStream(
-        opcode === Opcode.Binary,
-        () => this.#resume(),
-        this.#messageHighWaterMark,
-      );
-      this.#current = message;
-      // A reader that gives up on the message (destroy) must not leave us waiting; a
-      // message that closes after the next one has begun must not release that one.
-      message.once('close', () => {
-        if (this.#current === message) this.#resume();
-      });
-      // Every failure is reported on the streamer itself. The message carries the same
-      // error for its reader, who may not listen yet (the message can still be queued):
-      // that must not become an uncaught exception.
-      message.on('error', ignore);
-      this.push(message);
-    }
-    this.#sequencer.payload(frame.payload);
-    const current = this.#current!;
-    let hasRoom = true;
-    if (frame.payload.length > 0 && !current.destroyed) hasRoom = current.push(frame.payload);
-    if (this.#sequencer.endFrame(frame.fin)) {
-      if (!current.destroyed) current.push(null);
-      this.#current = undefined;
-      return true;
-    }
-    return hasRoom || current.destroyed;
+  #start(binary: boolean): void {
+    const message = new IncomingMessageStream(
+      binary,
+      () => this.#resume(),
+      this.#messageHighWaterMark,
+    );
+    this.#current = message;
+    // A reader that gives up on the message (destroy) must not leave us waiting; a message
+    // that closes after the next one has begun must not release that one.
+    message.once('close', () => {
+      if (this.#current === message) this.#resume();
+    });
+    this.push(message);
   }
 
   #resume(): void {
@@ -120,4 +123,6 @@ export class MessageStreamer extends Transform {
   }
 }
 
-function ignore(): void {}
+function unexpected(): void {
+  throw new Error('MessageReader in streams mode handed out a whole message');
+}

@@ -1,12 +1,13 @@
-import { Writable } from 'readable-stream';
-import { ConnectionClosedError } from '../protocol/errors.js';
+import { ConnectionClosedError, ErrorCode, WebSocketError } from '../protocol/errors.js';
+import { Writable } from './bases.js';
 import type { StreamCallback } from './callbacks.js';
+import type { StreamTurn } from './outbound-entry.js';
 import type { OutboundMessage } from './outbound-message.js';
 
 /** What a message stream needs from its connection. */
 export interface MessageWritablePort {
-  /** Resolves when the message's turn comes (the writes made before it are out). */
-  ready: Promise<void>;
+  /** The stream's place in the connection's queue: its writes wait for `turn.ready`. */
+  turn: StreamTurn;
   /** Frames the message (through the extensions) and writes it. */
   message: OutboundMessage;
   /** Whether the connection is closing: no more data frames may go. */
@@ -27,23 +28,32 @@ const EMPTY = Buffer.alloc(0);
  */
 export function createMessageWritable(port: MessageWritablePort, highWaterMark: number): Writable {
   let begun = false;
+  const closed = (): ConnectionClosedError =>
+    new ConnectionClosedError('The connection closed before the message stream ended');
   const stream = new Writable({
     highWaterMark,
     decodeStrings: true,
     write(chunk: Buffer, _encoding, callback: StreamCallback) {
       if (port.closing()) {
-        callback(
-          new ConnectionClosedError('The connection closed before the message stream ended'),
-        );
+        callback(closed());
         return;
       }
-      port.ready.then(() => {
+      port.turn.ready.then(() => {
+        if (port.closing()) {
+          callback(closed());
+          return;
+        }
         begun = true;
         port.message.write(chunk, false, callback);
       });
     },
     final(callback: StreamCallback) {
-      port.ready.then(() => {
+      port.turn.ready.then(() => {
+        if (port.closing()) {
+          port.release();
+          callback(closed());
+          return;
+        }
         begun = true;
         port.message.write(EMPTY, true, (err) => {
           port.release();
@@ -56,10 +66,12 @@ export function createMessageWritable(port: MessageWritablePort, highWaterMark: 
         port.release();
         // A message cut short cannot be completed honestly: the peer is mid-message and
         // only a new connection can carry the next one. @see RFC 6455 §5.4
-        if (begun)
+        if (begun) {
           port.abort(
-            err ?? new ConnectionClosedError('A message stream was destroyed mid-message'),
+            err ??
+              new WebSocketError(ErrorCode.Internal, 'A message stream was destroyed mid-message'),
           );
+        }
       }
       callback(err);
     },

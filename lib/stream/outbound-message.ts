@@ -1,9 +1,10 @@
-import type { MessageCodec } from '../extensions/extension.js';
 import type { Frame } from '../protocol/frame.js';
-import { Opcode, Rsv } from '../protocol/opcodes.js';
+import type { MessageCodec } from '../protocol/message-codec.js';
+import { MessageFramer } from '../protocol/message-framer.js';
+import type { Opcode } from '../protocol/opcodes.js';
 import type { StreamCallback } from './callbacks.js';
 
-/** Where an outgoing message's frames go: the connection, which encodes and writes them. */
+/** Where an outgoing message's frames go: the connection's writer. */
 export type FrameSink = (frames: Frame[], callback: StreamCallback) => void;
 
 /** An extension's codec for this message, with the RSV bits its first frame must carry. */
@@ -12,21 +13,24 @@ export interface OutgoingTransform {
   rsv: number;
 }
 
+interface Job {
+  piece: Buffer;
+  fin: boolean;
+  callback: StreamCallback;
+}
+
 /**
- * Turns ONE outgoing message, given whole or piece by piece, into frames: through the
- * extension's codec when there is one (compression), cut at the fragmentation threshold,
- * the first frame carrying the opcode (and the codec's RSV bits), continuations after it,
- * FIN on the last. Pieces are processed strictly in order, one at a time.
+ * Sends ONE outgoing message, given whole or piece by piece, as frames: through the
+ * extension's codec when there is one (compression), then cut by a MessageFramer. Pieces
+ * are processed strictly in order, one at a time: a codec finishes one before the next.
  *
  * @see RFC 6455 §5.4, RFC 7692 §6.1 (RSV1 on the first frame only)
  */
 export class OutboundMessage {
-  readonly #opcode: typeof Opcode.Text | typeof Opcode.Binary;
-  readonly #threshold: number;
+  readonly #framer: MessageFramer;
   readonly #transform: OutgoingTransform | undefined;
   readonly #sink: FrameSink;
-  #started = false;
-  #queue: Array<{ piece: Buffer; fin: boolean; callback: StreamCallback }> = [];
+  #queue: Job[] = [];
   #working = false;
 
   constructor(
@@ -35,8 +39,7 @@ export class OutboundMessage {
     transform: OutgoingTransform | undefined,
     sink: FrameSink,
   ) {
-    this.#opcode = opcode;
-    this.#threshold = threshold;
+    this.#framer = new MessageFramer(opcode, threshold, transform?.rsv ?? 0);
     this.#transform = transform;
     this.#sink = sink;
   }
@@ -45,7 +48,7 @@ export class OutboundMessage {
   write(piece: Buffer, fin: boolean, callback: StreamCallback): void {
     if (this.#transform === undefined && !this.#working) {
       // The plain path stays synchronous: no queue, no allocation beyond the frames.
-      this.#sink(this.#frames(piece, fin), callback);
+      this.#sink(this.#framer.frames(piece, fin), callback);
       return;
     }
     this.#queue.push({ piece, fin, callback });
@@ -65,7 +68,7 @@ export class OutboundMessage {
     };
     const transform = this.#transform;
     if (transform === undefined) {
-      this.#sink(this.#frames(job.piece, job.fin), done);
+      this.#sink(this.#framer.frames(job.piece, job.fin), done);
       return;
     }
     const output: Buffer[] = [];
@@ -79,35 +82,8 @@ export class OutboundMessage {
           return;
         }
         const payload = output.length === 1 ? output[0]! : Buffer.concat(output);
-        this.#sink(this.#frames(payload, job.fin), done);
+        this.#sink(this.#framer.frames(payload, job.fin), done);
       },
     );
-  }
-
-  /** Cuts a piece into frames; an empty piece that does not end the message sends nothing. */
-  #frames(payload: Buffer, fin: boolean): Frame[] {
-    if (payload.length === 0 && !fin) return [];
-    const frames: Frame[] = [];
-    let offset = 0;
-    do {
-      const end = Math.min(offset + this.#threshold, payload.length);
-      frames.push(this.#frame(payload.subarray(offset, end), fin && end === payload.length));
-      offset = end;
-    } while (offset < payload.length);
-    return frames;
-  }
-
-  #frame(payload: Buffer, fin: boolean): Frame {
-    const first = !this.#started;
-    this.#started = true;
-    const rsv = first && this.#transform !== undefined ? this.#transform.rsv : 0;
-    return {
-      fin,
-      rsv1: (rsv & Rsv.Rsv1) !== 0,
-      rsv2: (rsv & Rsv.Rsv2) !== 0,
-      rsv3: (rsv & Rsv.Rsv3) !== 0,
-      opcode: first ? this.#opcode : Opcode.Continuation,
-      payload,
-    };
   }
 }

@@ -1,10 +1,12 @@
-import { Transform } from 'readable-stream';
-import { InvalidArgumentError } from '../protocol/errors.js';
-import type { Frame } from '../protocol/frame.js';
+import { MessageFramer } from '../protocol/message-framer.js';
+import { asBytes, invalidMessage } from '../protocol/message-payload.js';
 import { Opcode } from '../protocol/opcodes.js';
+import { Transform } from './bases.js';
 import type { StreamCallback } from './callbacks.js';
-import { type FragmentationOptions, resolveFragmentThreshold } from './fragmentation-options.js';
-import { toBuffer } from './message-fragmenter.js';
+import {
+  type FragmentationOptions,
+  resolveFragmentationThreshold,
+} from './fragmentation-options.js';
 
 /** Options of {@link OutgoingMessageStream}. */
 export interface OutgoingMessageStreamOptions extends FragmentationOptions {
@@ -14,11 +16,14 @@ export interface OutgoingMessageStreamOptions extends FragmentationOptions {
   highWaterMark?: number;
 }
 
+const EMPTY = Buffer.alloc(0);
+
 /**
  * Sends ONE message of any length as a run of fragments: bytes in, Frames out. Each chunk
- * written becomes one or more non-final fragments (cut at `fragmentationThreshold`); `end()`
- * sends the final fragment, empty, with FIN. The first fragment carries the message's
- * opcode. Nothing is gathered: memory is bounded by the stream's buffers whatever the size.
+ * written becomes one or more non-final fragments (cut at `fragmentationThreshold` by the
+ * MessageFramer); `end()` sends the final fragment, empty, with FIN. The first fragment
+ * carries the message's opcode. Nothing is gathered: memory is bounded by the stream's
+ * buffers whatever the size.
  *
  * For a text message the bytes must be UTF-8 as a whole; a code point may straddle two
  * writes (the receiver validates the message, RFC 6455 §5.6). Strings are encoded as UTF-8.
@@ -34,9 +39,8 @@ export interface OutgoingMessageStreamOptions extends FragmentationOptions {
  * ```
  */
 export class OutgoingMessageStream extends Transform {
+  readonly #framer: MessageFramer;
   readonly #opcode: typeof Opcode.Text | typeof Opcode.Binary;
-  readonly #threshold: number;
-  #started = false;
 
   constructor(options: OutgoingMessageStreamOptions = {}) {
     super({
@@ -45,7 +49,7 @@ export class OutgoingMessageStream extends Transform {
       readableHighWaterMark: 16,
     });
     this.#opcode = options.binary === false ? Opcode.Text : Opcode.Binary;
-    this.#threshold = resolveFragmentThreshold(options);
+    this.#framer = new MessageFramer(this.#opcode, resolveFragmentationThreshold(options));
   }
 
   /** The opcode of the message being sent. */
@@ -53,31 +57,18 @@ export class OutgoingMessageStream extends Transform {
     return this.#opcode;
   }
 
-  override _transform(
-    chunk: Buffer | string,
-    encoding: BufferEncoding,
-    callback: StreamCallback,
-  ): void {
-    if (typeof chunk === 'string') chunk = Buffer.from(chunk, encoding);
-    if (!(chunk instanceof Uint8Array)) {
-      callback(new InvalidArgumentError('A message stream takes Buffer, Uint8Array or string'));
+  override _transform(chunk: unknown, encoding: BufferEncoding, callback: StreamCallback): void {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk, encoding) : asBytes(chunk);
+    if (bytes === undefined) {
+      callback(invalidMessage(chunk));
       return;
     }
-    const bytes = toBuffer(chunk);
-    for (let offset = 0; offset < bytes.length; offset += this.#threshold) {
-      this.push(this.#frame(bytes.subarray(offset, offset + this.#threshold), false));
-    }
+    for (const frame of this.#framer.frames(bytes, false)) this.push(frame);
     callback();
   }
 
   override _flush(callback: StreamCallback): void {
-    this.push(this.#frame(Buffer.alloc(0), true));
+    for (const frame of this.#framer.frames(EMPTY, true)) this.push(frame);
     callback();
-  }
-
-  #frame(payload: Buffer, fin: boolean): Frame {
-    const opcode = this.#started ? Opcode.Continuation : this.#opcode;
-    this.#started = true;
-    return { fin, rsv1: false, rsv2: false, rsv3: false, opcode, payload };
   }
 }

@@ -120,7 +120,7 @@ it('frames announcing 2^63, 2^63-1, 2^53 and 2^32 bytes: Close 1002 or 1009 at o
     [2n ** 63n - 1n, 1009],
     [2n ** 53n, 1009],
     [2n ** 32n, 1009],
-    [BigInt(16 * MiB + 1), 1009],
+    [BigInt(64 * MiB + 1), 1009],
   ];
   const m = await underAttack(server, async () => {
     const results = await Promise.all(

@@ -3,7 +3,6 @@ import type {
   MessageCodec,
   OutgoingMessageInfo,
 } from '../../lib/extensions/extension.js';
-import { CloseCode } from '../../lib/protocol/close-codes.js';
 import { ErrorCode, ProtocolError } from '../../lib/protocol/errors.js';
 import { Rsv } from '../../lib/protocol/opcodes.js';
 
@@ -42,7 +41,7 @@ export class ToyExtension implements Extension {
         setImmediate(() => {
           size += piece.length;
           if (size > limits.maxMessageSize) {
-            done(new ProtocolError(ErrorCode.MessageTooLarge, 'too big', CloseCode.MessageTooBig));
+            done(new ProtocolError(ErrorCode.MessageTooLarge, 'too big'));
             return;
           }
           const out = Buffer.alloc(piece.length);

@@ -21,7 +21,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const probe = `typeof m.WebSocketConnection + ' ' + typeof m.FrameParser + ' ' + m.Opcode.Text + ' ' + new m.ProtocolError('ERR_WS_INTERNAL', 'x').closeCode`;
+const probe = `typeof m.WebSocketConnection + ' ' + typeof m.FrameParser + ' ' + m.Opcode.Text + ' ' + new m.ProtocolError('ERR_WS_INVALID_OPCODE', 'x').closeCode`;
 
 describe('the built package', () => {
   it('imports cleanly from an ES module', async () => {

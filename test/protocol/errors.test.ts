@@ -2,6 +2,7 @@ import { Buffer } from 'node:buffer';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  CLOSE_CODE_OF,
   ConnectionClosedError,
   closeCodeFor,
   closeReasonFor,
@@ -43,14 +44,14 @@ describe('error classes', () => {
     for (const code of codes) expect(code).toMatch(/^ERR_WS_[A-Z0-9_]+$/);
   });
 
-  it('defaults a ProtocolError to 1002 and keeps a given close code', () => {
+  it("gives a ProtocolError its code's close code", () => {
     expect(new ProtocolError(ErrorCode.ReservedBits, 'x').closeCode).toBe(1002);
-    expect(new ProtocolError(ErrorCode.InvalidUtf8, 'x', 1007).closeCode).toBe(1007);
+    expect(new ProtocolError(ErrorCode.InvalidUtf8, 'x').closeCode).toBe(1007);
   });
 
   it('keeps the cause', () => {
     const cause = new Error('root');
-    expect(new ProtocolError(ErrorCode.Internal, 'x', 1011, { cause }).cause).toBe(cause);
+    expect(new ProtocolError(ErrorCode.Internal, 'x', { cause }).cause).toBe(cause);
     expect(new HandshakeError('x', 0, { cause }).cause).toBe(cause);
     expect(new HandshakeError('x', 0).cause).toBeUndefined();
   });
@@ -84,34 +85,42 @@ describe('error classes', () => {
 
 describe('closeCodeFor', () => {
   it.each([
-    ['ProtocolError (default)', new ProtocolError(ErrorCode.InvalidOpcode, 'x'), 1002],
-    ['ProtocolError 1007', new ProtocolError(ErrorCode.InvalidUtf8, 'x', 1007), 1007],
-    ['ProtocolError 1009', new ProtocolError(ErrorCode.MessageTooLarge, 'x', 1009), 1009],
-    ['ProtocolError 1003', new ProtocolError(ErrorCode.UnsupportedData, 'x', 1003), 1003],
-    ['ProtocolError 1008', new ProtocolError(ErrorCode.PolicyViolation, 'x', 1008), 1008],
-    ['ProtocolError 1010', new ProtocolError(ErrorCode.ExtensionRequired, 'x', 1010), 1010],
+    ['ProtocolError (framing)', new ProtocolError(ErrorCode.InvalidOpcode, 'x'), 1002],
+    ['ProtocolError (UTF-8)', new ProtocolError(ErrorCode.InvalidUtf8, 'x'), 1007],
+    ['ProtocolError (message too large)', new ProtocolError(ErrorCode.MessageTooLarge, 'x'), 1009],
+    ['ProtocolError (frame too large)', new ProtocolError(ErrorCode.FrameTooLarge, 'x'), 1009],
+    ['ProtocolError (unsupported data)', new ProtocolError(ErrorCode.UnsupportedData, 'x'), 1003],
+    ['ProtocolError (policy)', new ProtocolError(ErrorCode.PolicyViolation, 'x'), 1008],
     [
-      'WebSocketError with a close code',
-      new WebSocketError(ErrorCode.KeepaliveTimeout, 'x', 1001),
-      1001,
+      'ProtocolError (extension required)',
+      new ProtocolError(ErrorCode.ExtensionRequired, 'x'),
+      1010,
     ],
-    ['WebSocketError without one', new WebSocketError(ErrorCode.Internal, 'x'), 1011],
-    ['HandshakeError', new HandshakeError('x', 400), 1011],
-    ['ConnectionClosedError', new ConnectionClosedError('x'), 1011],
+    ['WebSocketError (internal)', new WebSocketError(ErrorCode.Internal, 'x'), 1011],
     [
-      'ConnectionClosedError with a close code',
-      new ConnectionClosedError('x', { closeCode: 1006 }),
+      'WebSocketError (keepalive timeout)',
+      new WebSocketError(ErrorCode.KeepaliveTimeout, 'x'),
       1006,
     ],
+    ['HandshakeError', new HandshakeError('x', 400), 1011],
+    ['ConnectionClosedError', new ConnectionClosedError('x'), 1006],
     ['InvalidArgumentError', new InvalidArgumentError('x'), 1011],
     ['plain Error', new Error('secret'), 1011],
     ['TypeError', new TypeError('x'), 1011],
+    ['AbortError (a consumer let go)', Object.assign(new Error('x'), { name: 'AbortError' }), 1000],
     ['string', 'boom', 1011],
     ['undefined', undefined, 1011],
     ['null', null, 1011],
     ['look-alike object', { closeCode: 1000, code: 'ERR_WS_INTERNAL' }, 1011],
   ])('maps %s to %i', (_name, err, code) => {
     expect(closeCodeFor(err)).toBe(code);
+  });
+
+  it('takes every close code from one table that covers every error code', () => {
+    for (const code of Object.values(ErrorCode)) {
+      expect(Object.hasOwn(CLOSE_CODE_OF, code), code).toBe(true);
+      expect(new WebSocketError(code, 'x').closeCode).toBe(CLOSE_CODE_OF[code]);
+    }
   });
 });
 
@@ -136,7 +145,7 @@ describe('closeReasonFor', () => {
   });
 
   it('bounds the reason to 123 bytes without splitting a code point', () => {
-    const long = new ProtocolError(ErrorCode.InvalidUtf8, '€'.repeat(100), 1007);
+    const long = new ProtocolError(ErrorCode.InvalidUtf8, '€'.repeat(100));
     const reason = closeReasonFor(long);
     expect(reason).toBe('€'.repeat(41));
     expect(Buffer.byteLength(reason)).toBe(123);

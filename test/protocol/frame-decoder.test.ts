@@ -246,11 +246,11 @@ function expectedFor(frames: Decoded[], threshold: number): Decoded[] {
 
 describe('FrameDecoder: RFC 6455 §5.7 vectors in every chunking', () => {
   for (const vector of VECTORS) {
-    for (const streamThreshold of [Number.POSITIVE_INFINITY, 0, 3]) {
-      it(`${vector.name} (streamThreshold ${streamThreshold})`, () => {
-        const expected = expectedFor(vector.frames, streamThreshold);
+    for (const streamingThreshold of [Number.POSITIVE_INFINITY, 0, 3]) {
+      it(`${vector.name} (streamingThreshold ${streamingThreshold})`, () => {
+        const expected = expectedFor(vector.frames, streamingThreshold);
         const count = forEachChunking(vector.bytes, (chunks) => {
-          const events = decodeChunks(chunks, { role: vector.role, streamThreshold });
+          const events = decodeChunks(chunks, { role: vector.role, streamingThreshold });
           expectSameFrames(assemble(events), expected);
         });
         // whole + byte by byte + (length - 1) splits + 20 random
@@ -333,7 +333,7 @@ describe('FrameDecoder: zero copy and buffering', () => {
 });
 
 describe('FrameDecoder: streamed frames', () => {
-  it('hands out a masked frame above streamThreshold as start/data/end in every chunking', () => {
+  it('hands out a masked frame above streamingThreshold as start/data/end in every chunking', () => {
     const payload = Buffer.from(Array.from({ length: 1003 }, (_, i) => (i * 17) & 0xff));
     const key = hexBytes('de ad be ef');
     const bytes = Buffer.concat([
@@ -350,7 +350,7 @@ describe('FrameDecoder: streamed frames', () => {
       frame(Opcode.Continuation, payload, { streamed: true }),
     ];
     forEachChunking(bytes, (chunks) => {
-      const events = decodeChunks(chunks, { role: 'server', streamThreshold: 10 });
+      const events = decodeChunks(chunks, { role: 'server', streamingThreshold: 10 });
       expectSameFrames(assemble(events), expected);
       const start = events.find((e) => e.kind === 'frame-start');
       if (start?.kind !== 'frame-start') throw new Error('no frame-start');
@@ -364,10 +364,10 @@ describe('FrameDecoder: streamed frames', () => {
     });
   });
 
-  it('streams a frame of exactly streamThreshold + 1 bytes, and keeps one of streamThreshold whole', () => {
+  it('streams a frame of exactly streamingThreshold + 1 bytes, and keeps one of streamingThreshold whole', () => {
     const events = decodeChunks(
       [Buffer.concat([hexBytes('82 05'), HELLO, hexBytes('82 04'), HELLO.subarray(0, 4)])],
-      { role: 'client', streamThreshold: 4 },
+      { role: 'client', streamingThreshold: 4 },
     );
     expect(events.map((e) => e.kind)).toEqual(['frame-start', 'frame-data', 'frame-end', 'frame']);
   });
@@ -375,7 +375,7 @@ describe('FrameDecoder: streamed frames', () => {
   it('hands out the pieces of a 64 MiB frame as they arrive, without waiting for the rest', () => {
     const length = 64 * 1024 * 1024;
     const key = hexBytes('0a 0b 0c 0d');
-    const decoder = new FrameDecoder({ role: 'server', streamThreshold: 1024 });
+    const decoder = new FrameDecoder({ role: 'server', streamingThreshold: 1024 });
     const header = encodeFrameHeader({
       fin: true,
       rsv1: false,
@@ -417,7 +417,7 @@ describe('FrameDecoder: streamed frames', () => {
     const wire = Buffer.concat(
       encodeFrame({ ...frame(Opcode.Binary, plain), opcode: Opcode.Binary }, key),
     );
-    const decoder = new FrameDecoder({ role: 'server', streamThreshold: 0 });
+    const decoder = new FrameDecoder({ role: 'server', streamingThreshold: 0 });
     const pieces: Buffer[] = [];
     const take = () => {
       const event = decoder.next();
@@ -437,7 +437,7 @@ describe('FrameDecoder: streamed frames', () => {
   });
 
   it('hands out the bytes of a streamed frame and the next frame in the same chunk separately', () => {
-    const decoder = new FrameDecoder({ role: 'client', streamThreshold: 2 });
+    const decoder = new FrameDecoder({ role: 'client', streamingThreshold: 2 });
     decoder.push(Buffer.concat([hexBytes('82 05'), HELLO.subarray(0, 2)]));
     const kinds: string[] = [];
     const events: DecoderEvent[] = [];
@@ -511,7 +511,7 @@ describe('FrameDecoder: encoder round trips', () => {
       forEachChunking(Buffer.concat([header, body]), (chunks) => {
         const decoder = new FrameDecoder({
           role: masked ? 'server' : 'client',
-          streamThreshold: 1000,
+          streamingThreshold: 1000,
           allowedRsv: Rsv.Rsv1,
         });
         const events: DecoderEvent[] = [];
@@ -540,7 +540,7 @@ describe('FrameDecoder: encoder round trips', () => {
   });
 
   it('accepts a length of exactly 2^53-1 in the header', () => {
-    const decoder = new FrameDecoder({ role: 'client', streamThreshold: 0 });
+    const decoder = new FrameDecoder({ role: 'client', streamingThreshold: 0 });
     decoder.push(hexBytes('82 7f 00 1f ff ff ff ff ff ff'));
     const start = decoder.next();
     expect(start?.kind === 'frame-start' && start.header.payloadLength).toBe(
@@ -670,14 +670,14 @@ const ERROR_CASES: ErrorCase[] = [
     name: '64-bit length of 2^53',
     bytes: hexBytes('82 7f 00 20 00 00 00 00 00 00'),
     options: { role: 'client' },
-    code: ErrorCode.InvalidLength,
+    code: ErrorCode.FrameTooLarge,
     closeCode: 1009,
   },
   {
     name: '64-bit length of 2^63-1',
     bytes: hexBytes('82 ff 7f ff ff ff ff ff ff ff 01 02 03 04'),
     options: { role: 'server' },
-    code: ErrorCode.InvalidLength,
+    code: ErrorCode.FrameTooLarge,
     closeCode: 1009,
   },
   {
@@ -690,7 +690,7 @@ const ERROR_CASES: ErrorCase[] = [
   {
     name: 'continuation above maxFrameSize, masked header only',
     bytes: hexBytes('00 fe 01 00 01 02 03 04'),
-    options: { role: 'server', maxFrameSize: 100, streamThreshold: 10 },
+    options: { role: 'server', maxFrameSize: 100, streamingThreshold: 10 },
     code: ErrorCode.FrameTooLarge,
     closeCode: 1009,
   },
@@ -801,8 +801,8 @@ describe('FrameDecoder: options', () => {
       { role: 'peer' as Role },
       { role: 'client', maxFrameSize: -1 },
       { role: 'client', maxFrameSize: Number.NaN },
-      { role: 'client', streamThreshold: -1 },
-      { role: 'client', streamThreshold: Number.NaN },
+      { role: 'client', streamingThreshold: -1 },
+      { role: 'client', streamingThreshold: Number.NaN },
       { role: 'client', allowedRsv: 0x80 },
       { role: 'client', allowedRsv: 0x0f },
       { role: 'client', allowedRsv: 1.5 },

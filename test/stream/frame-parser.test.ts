@@ -404,7 +404,7 @@ describe('FrameParser: protocol errors', () => {
       name: 'a 64-bit length above 2^53-1',
       role: 'client',
       bytes: encodeReference({ opcode: Opcode.Binary, lengthForm: 64, rawLength: 1n << 53n }),
-      code: ErrorCode.InvalidLength,
+      code: ErrorCode.FrameTooLarge,
       closeCode: CloseCode.MessageTooBig,
       before: 0,
     },

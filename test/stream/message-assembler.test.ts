@@ -2,12 +2,7 @@ import { pipeline } from 'node:stream/promises';
 import { Readable, Writable } from 'readable-stream';
 import { describe, expect, it } from 'vitest';
 import { CloseCode } from '../../lib/protocol/close-codes.js';
-import {
-  ErrorCode,
-  InvalidArgumentError,
-  ProtocolError,
-  type WebSocketError,
-} from '../../lib/protocol/errors.js';
+import { ErrorCode, ProtocolError, type WebSocketError } from '../../lib/protocol/errors.js';
 import type { Frame } from '../../lib/protocol/frame.js';
 import { Opcode } from '../../lib/protocol/opcodes.js';
 import { FrameParser } from '../../lib/stream/frame-parser.js';
@@ -299,13 +294,14 @@ describe('MessageAssembler: errors, written directly', () => {
     { name: 'an object without a payload', input: { opcode: Opcode.Text, fin: true } },
   ];
   for (const c of misuse) {
-    it(`${c.name} instead of a Frame: InvalidArgumentError, no close code`, async () => {
+    it(`${c.name} instead of a Frame: a TypeError (ERR_INVALID_ARG_TYPE), no close code`, async () => {
       const assembler = new MessageAssembler();
       const rec = record(assembler);
       assembler.write(c.input);
       await rec.closed;
       expect(rec.errors).toHaveLength(1);
-      expect(rec.errors[0]).toBeInstanceOf(InvalidArgumentError);
+      expect(rec.errors[0]).toBeInstanceOf(TypeError);
+      expect((rec.errors[0] as TypeError & { code: string }).code).toBe('ERR_INVALID_ARG_TYPE');
       expect((rec.errors[0] as WebSocketError).closeCode).toBeUndefined();
       expect(rec.counts.close).toBe(1);
     });

@@ -146,8 +146,8 @@ function limitCases(): ConformanceCase[] {
     {
       id: '9.9.1',
       group: g,
-      title: 'binary frame announcing 16 MiB + 1 byte (header only)',
-      steps: [send(headerOnly(BigInt(16 * MiB + 1)))],
+      title: 'binary frame announcing 64 MiB + 1 byte (header only): over the default limit',
+      steps: [send(headerOnly(BigInt(64 * MiB + 1)))],
       expect: fails(1009),
     },
     {

@@ -13,6 +13,12 @@
  */
 import { ErrorCode, ProtocolError } from '../../../lib/protocol/errors.js';
 import type { Frame } from '../../../lib/protocol/frame.js';
+import {
+  deliverChunk,
+  failConnection,
+  handleControl,
+  pauseTransport,
+} from '../../../lib/stream/connection-hooks.js';
 import { InboundProcessor } from '../../../lib/stream/inbound-processor.js';
 import { MessageAssembler } from '../../../lib/stream/message-assembler.js';
 import { SeededRandom, withoutStackTraces } from '../../helpers/seeded-random.js';
@@ -29,6 +35,14 @@ interface Outcome {
 }
 
 /** The reference assembler: one long stream of frames, state kept across calls. */
+/** A frame as the reference sees it; `announced` is the length its header gave, for a frame read as it arrives. */
+interface ReferenceFrame {
+  fin: boolean;
+  opcode: number;
+  payload: Buffer;
+  announced?: number;
+}
+
 class ReferenceAssembler {
   readonly #max: number;
   #opcode = 0;
@@ -41,7 +55,7 @@ class ReferenceAssembler {
   }
 
   /** Takes one frame and adds what it hands on to `out` (nothing after an error). */
-  frame(f: { fin: boolean; opcode: number; payload: Buffer }, out: Out[]): void {
+  frame(f: ReferenceFrame, out: Out[]): void {
     if (this.error !== undefined) return;
     if (f.opcode >= 0x8) {
       out.push({ control: f.opcode, payload: f.payload });
@@ -60,7 +74,7 @@ class ReferenceAssembler {
   }
 
   /** Applies the rules to a data frame and keeps its payload; returns the error it breaks. */
-  #check(f: { fin: boolean; opcode: number; payload: Buffer }): Outcome['error'] {
+  #check(f: ReferenceFrame): Outcome['error'] {
     if (f.opcode === 0x0) {
       if (this.#opcode === 0) return { code: ErrorCode.UnexpectedContinuation, closeCode: 1002 };
     } else if (f.opcode !== 0x1 && f.opcode !== 0x2) {
@@ -71,6 +85,11 @@ class ReferenceAssembler {
       this.#opcode = f.opcode;
       this.#parts = [];
       this.#size = 0;
+    }
+    // A frame read as it arrives is refused at its header when its announced length would
+    // take the message past the limit, before any of its bytes is looked at.
+    if (f.announced !== undefined && f.announced > this.#max - this.#size) {
+      return { code: ErrorCode.MessageTooLarge, closeCode: 1009 };
     }
     this.#size += f.payload.length;
     if (this.#size > this.#max) return { code: ErrorCode.MessageTooLarge, closeCode: 1009 };
@@ -233,9 +252,6 @@ export interface AssemblerFuzzReport {
   ms: number;
 }
 
-/** Data frames above this are streamed by InboundProcessor (lib/stream/inbound-processor.ts). */
-const STREAMING_THRESHOLD = 64 * 1024;
-
 const MAX_SIZES = [64 * 1024 * 1024, 64 * 1024 * 1024, 0, 1, 5, 20, 100];
 
 /**
@@ -374,36 +390,36 @@ export function fuzzInboundProcessor(seed: number, count: number): AssemblerFuzz
       const reference = new ReferenceAssembler(max);
       const expected: Out[] = [];
       for (const f of decoded.frames) reference.frame(f, expected);
-      // A data frame above the streaming threshold is handed on as its bytes arrive: the
-      // message rules apply to its header and to the payload that did arrive.
+      // A data frame that has not fully arrived is read as its bytes come: the message
+      // rules apply to its header (its announced length included) and to the payload that
+      // did arrive.
       const partial = decoded.partial;
-      if (partial !== undefined && partial.announced > STREAMING_THRESHOLD) {
-        reference.frame({ ...partial, fin: false }, expected);
-      }
+      if (partial !== undefined) reference.frame({ ...partial, fin: false }, expected);
       const expectedError = reference.error ?? decoded.error;
       // Library.
       const got: Out[] = [];
       let failure: unknown;
       const inbound = new InboundProcessor(
         {
-          deliver: (chunk) => {
+          [deliverChunk]: (chunk) => {
             if (typeof chunk === 'string' || Buffer.isBuffer(chunk)) got.push({ message: chunk });
             return true;
           },
-          control: (frame) => {
+          [handleControl]: (frame) => {
             got.push({ control: frame.opcode, payload: frame.payload });
           },
-          setPaused: () => {},
-          fail: (err) => {
+          [pauseTransport]: () => {},
+          [failConnection]: (err) => {
             failure ??= err;
           },
         },
         {
           role: 'server',
-          maxFrameSize,
-          maxMessageSize: max,
-          raw: false,
-          messageStreams: false,
+          mode: 'messages',
+          limits: {
+            frame: { size: maxFrameSize, option: 'maxReceivedFrameSize' },
+            message: { size: max, option: 'maxReceivedMessageSize' },
+          },
           extensions: [],
         },
       );

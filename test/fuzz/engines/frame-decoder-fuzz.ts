@@ -34,7 +34,7 @@ const MAX_SAFE_HIGH = 0x1f_ffff;
 /** Decodes `input` as RFC 6455 and the decoder's module note say, all at once. */
 export function referenceDecode(
   input: Buffer,
-  options: Required<Omit<FrameDecoderOptions, 'streamThreshold'>>,
+  options: Pick<Required<FrameDecoderOptions>, 'role' | 'maxFrameSize' | 'allowedRsv'>,
 ): Outcome {
   const frames: Decoded[] = [];
   const fail = (code: string, closeCode = 1002): Outcome => ({
@@ -68,7 +68,7 @@ export function referenceDecode(
       const high = input.readUInt32BE(pos + 2);
       const low = input.readUInt32BE(pos + 6);
       if (high >= 0x8000_0000) return fail(ErrorCode.InvalidLength);
-      if (high > MAX_SAFE_HIGH) return fail(ErrorCode.InvalidLength, 1009);
+      if (high > MAX_SAFE_HIGH) return fail(ErrorCode.FrameTooLarge, 1009);
       length = high * 0x1_0000_0000 + low;
     }
     if (!control && length > options.maxFrameSize) return fail(ErrorCode.FrameTooLarge, 1009);
@@ -274,7 +274,7 @@ function run(seed: number, count: number): FuzzReport {
       ]),
       allowedRsv: rng.pick([0, 0, 0x40, 0x70, 0x20]),
     };
-    const streamThreshold = rng.pick([
+    const streamingThreshold = rng.pick([
       Number.POSITIVE_INFINITY,
       Number.POSITIVE_INFINITY,
       0,
@@ -292,7 +292,7 @@ function run(seed: number, count: number): FuzzReport {
     // The decoder owns what it is given (it unmasks in place): it gets a copy.
     const copy = Buffer.from(input);
     const chunks = rng.chance(0.5) ? [copy] : randomSplits(rng, copy);
-    const actual = libraryDecode(chunks, { ...options, streamThreshold });
+    const actual = libraryDecode(chunks, { ...options, streamingThreshold });
     report.inputs++;
     let problem: string | undefined;
     if (typeof actual === 'string') problem = actual;
@@ -310,7 +310,7 @@ function run(seed: number, count: number): FuzzReport {
     }
     if (problem !== undefined && report.failures.length < 5) {
       report.failures.push(
-        `seed ${seed} input ${i} (${JSON.stringify({ ...options, streamThreshold })}, ${chunks.length} chunks) ${input.subarray(0, 64).toString('hex')}: ${problem}`,
+        `seed ${seed} input ${i} (${JSON.stringify({ ...options, streamingThreshold })}, ${chunks.length} chunks) ${input.subarray(0, 64).toString('hex')}: ${problem}`,
       );
     }
   }
