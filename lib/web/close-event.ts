@@ -30,6 +30,7 @@ export class CloseEvent extends Event {
   readonly #reason: string;
 
   constructor(type: string, eventInitDict: CloseEventInit = {}) {
+    // biome-ignore lint/complexity/noArguments: Web IDL tells a missing argument from undefined
     if (arguments.length === 0) {
       throw new TypeError("Failed to construct 'CloseEvent': 1 argument required");
     }

@@ -99,6 +99,11 @@ export class WebSocketSession {
     return session;
   }
 
+  /** Makes a session that never connects (a WebSocketStream whose signal was already aborted). */
+  static idle(): WebSocketSession {
+    return new WebSocketSession({ established: () => {}, changed: () => {} });
+  }
+
   /** Takes a connection that is already established (a server's, or one made by connect()). */
   static adopt(connection: WebSocketConnection, hooks: SessionHooks): WebSocketSession {
     const session = new WebSocketSession(hooks);
@@ -213,10 +218,11 @@ export class WebSocketSession {
     };
     // The connection may have ended before it was handed over: bytes that came with the
     // 101 are processed at once, and a bad frame among them closes it in the same tick.
+    // The owner hears of the establishment first, then of the rest.
+    this.#hooks.established();
     if (connection.readableEnded) this.#peerClosing = true;
     if ((connection as { closed?: boolean }).closed === true) onClose();
     else connection.once('close', onClose);
-    this.#hooks.established();
     this.#changed();
   }
 

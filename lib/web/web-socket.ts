@@ -129,6 +129,7 @@ export class WebSocket extends EventTarget {
    * @see https://websockets.spec.whatwg.org/#dom-websocket-websocket
    */
   constructor(url: string | URL, protocols?: string | Iterable<string> | WebSocketInit) {
+    // biome-ignore lint/complexity/noArguments: Web IDL tells a missing argument from undefined
     if (arguments.length === 0) {
       throw new TypeError("Failed to construct 'WebSocket': 1 argument required");
     }
@@ -231,6 +232,7 @@ export class WebSocket extends EventTarget {
    * @see https://websockets.spec.whatwg.org/#dom-websocket-send
    */
   send(data: WebSocketSendData): void {
+    // biome-ignore lint/complexity/noArguments: Web IDL tells a missing argument from undefined
     if (arguments.length === 0) {
       throw new TypeError("Failed to execute 'send' on 'WebSocket': 1 argument required");
     }
