@@ -59,7 +59,11 @@ export const EVENT_LOG_SCRIPT = String.raw`async (env) => {
       });
     }
   });
-  const timeout = (promise, ms, what) => Promise.race([promise, sleep(ms).then(() => { line('TIMEOUT ' + what); })]);
+  const timeout = (promise, ms, what) => {
+    let done = false;
+    promise.then(() => { done = true; });
+    return Promise.race([promise, sleep(ms).then(() => { if (!done) line('TIMEOUT ' + what); })]);
+  };
 
   if (sections.includes('ws-attributes')) {
     line('constants: ' + [WebSocket.CONNECTING, WebSocket.OPEN, WebSocket.CLOSING, WebSocket.CLOSED].join(',') +
