@@ -17,6 +17,8 @@ import { within } from '../helpers/peers.js';
  * | --------------------- | -------------------------------------------------------------------------- |
  * | `/echo`               | echoes every message with its type; picks 'echo-protocol' when offered      |
  * | `/greet-and-close`    | sends 'hello', the bytes 1 2 3, then closes with 4001 'server bye'          |
+ * | `/sink`               | reads nothing until the test does (`accepted`): the client's sends back up   |
+ * | `/deflate`            | echoes, with permessage-deflate accepted                                   |
  * | `/raw/empty-close`    | sends 'x' then a Close without a body; ends TCP once the client answers     |
  * | `/raw/invalid-utf8`   | sends a text frame of bytes FF FE (invalid UTF-8)                          |
  * | `/raw/drop`           | sends 'bye' then drops TCP with no closing handshake                        |
@@ -54,8 +56,14 @@ export async function startScenarioServer(): Promise<ScenarioServer> {
     socket.once('close', () => sockets.delete(socket));
   });
   const wss = new WebSocketServer({ noServer: true });
+  const deflating = new WebSocketServer({ noServer: true, perMessageDeflate: true });
   const accepted: WebSocketConnection[] = [];
   const upgrades: http.IncomingHttpHeaders[] = [];
+  deflating.on('request', (request) => {
+    const connection = request.accept();
+    accepted.push(connection);
+    connection.on('data', (message: string | Buffer) => connection.write(message));
+  });
   wss.on('request', (request) => {
     const path = request.resource.split('?')[0];
     const protocol = request.requestedProtocols.includes('echo-protocol')
@@ -70,6 +78,7 @@ export async function startScenarioServer(): Promise<ScenarioServer> {
       connection.resume();
       return;
     }
+    if (path === '/sink') return;
     connection.on('data', (message: string | Buffer) => connection.write(message));
   });
   httpServer.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -83,7 +92,7 @@ export async function startScenarioServer(): Promise<ScenarioServer> {
       rawScenario(path, req, socket);
       return;
     }
-    wss.handleUpgrade(req, socket, head);
+    (path === '/deflate' ? deflating : wss).handleUpgrade(req, socket, head);
   });
   httpServer.listen(0, '127.0.0.1');
   await within(once(httpServer, 'listening'), 5_000, 'the scenario server listening');
@@ -94,9 +103,14 @@ export async function startScenarioServer(): Promise<ScenarioServer> {
     accepted,
     upgrades,
     async close() {
-      for (const connection of wss.connections) connection.terminate();
+      for (const connection of accepted) connection.terminate();
       for (const socket of sockets) socket.destroy();
       await within(wss.shutDown({ gracePeriod: 0 }), 5_000, 'the scenario server shutting down');
+      await within(
+        deflating.shutDown({ gracePeriod: 0 }),
+        5_000,
+        'the deflate server shutting down',
+      );
       await within(
         new Promise<void>((resolve) => httpServer.close(() => resolve())),
         5_000,
