@@ -246,7 +246,7 @@ describe('WebSocketStream.close(closeInfo) and new WebSocketError(message, init)
       ([name]) => name !== 'null' && name !== 'true (not a dictionary)' && name !== 'a string',
     ),
   )('new WebSocketError(message, %s)', (_name, init, expected) => {
-    expect(outcome(() => (new WebSocketError('m', init as undefined), 'ok'))).toEqual(expected);
+    expect(outcome(() => new WebSocketError('m', init as undefined) && 'ok')).toEqual(expected);
   });
 
   it.each<[string, unknown, number | null, string]>([
