@@ -11,6 +11,13 @@ export interface CloseEventInit extends EventInitShape {
   reason?: string;
 }
 
+/** A close event's shape, as handlers see it: lib.dom's CloseEvent fits it too. */
+export interface CloseEventShape extends Event {
+  readonly wasClean: boolean;
+  readonly code: number;
+  readonly reason: string;
+}
+
 /**
  * Carries how a WebSocket connection ended, for the 'close' event: whether it closed
  * cleanly, its close code and its reason. Node 20 has no CloseEvent global (Node 23 does),
@@ -24,7 +31,7 @@ export interface CloseEventInit extends EventInitShape {
  * event.code; // 1000
  * ```
  */
-export class CloseEvent extends Event {
+export class CloseEvent extends Event implements CloseEventShape {
   readonly #wasClean: boolean;
   readonly #code: number;
   readonly #reason: string;

@@ -7,7 +7,7 @@ import {
   toProtocolList,
   validateCloseCodeAndReason,
 } from './argument-checks.js';
-import { CloseEvent } from './close-event.js';
+import { CloseEvent, type CloseEventShape } from './close-event.js';
 import type {
   AddEventListenerOptionsShape,
   EventListenerOptionsShape,
@@ -35,12 +35,33 @@ export type BinaryType = 'blob' | 'arraybuffer';
 /** What send() takes: text, bytes, or a Blob (sent as one binary message, read as a stream). */
 export type WebSocketSendData = string | ArrayBufferLike | ArrayBufferView | Blob;
 
-/** The events of a WebSocket and the class of each. */
+/** The events of a WebSocket and the shape of each (the 'close' event is a {@link CloseEvent}). */
 export interface WebSocketEventMap {
   open: Event;
   message: MessageEvent;
   error: Event;
-  close: CloseEvent;
+  close: CloseEventShape;
+}
+
+/**
+ * The standard WebSocket's public shape: what handlers and listeners see as `this`. Typed
+ * structurally, so that our WebSocket is also a lib.dom WebSocket (whose handlers expect
+ * theirs): a socket from this module can be passed where code typed against the DOM lib
+ * expects one.
+ */
+export interface WebSocketShape extends EventTarget {
+  readonly url: string;
+  readonly readyState: number;
+  readonly bufferedAmount: number;
+  readonly extensions: string;
+  readonly protocol: string;
+  binaryType: BinaryType;
+  send(data: WebSocketSendData): void;
+  close(code?: number, reason?: string): void;
+  readonly CONNECTING: 0;
+  readonly OPEN: 1;
+  readonly CLOSING: 2;
+  readonly CLOSED: 3;
 }
 
 /**
@@ -61,7 +82,7 @@ export interface ToWebSocketOptions {
 }
 
 type Handler<K extends keyof WebSocketEventMap> =
-  | ((this: WebSocket, event: WebSocketEventMap[K]) => unknown)
+  | ((this: WebSocketShape, event: WebSocketEventMap[K]) => unknown)
   | null;
 
 /** A handler attribute's value and the listener that calls it (HTML's event handler). */
@@ -97,7 +118,7 @@ interface AdoptInit {
  * ws.onclose = (event) => console.log(event.code, event.reason, event.wasClean);
  * ```
  */
-export class WebSocket extends EventTarget {
+export class WebSocket extends EventTarget implements WebSocketShape {
   declare static readonly CONNECTING: 0;
   declare static readonly OPEN: 1;
   declare static readonly CLOSING: 2;
@@ -281,7 +302,7 @@ export class WebSocket extends EventTarget {
 
   override addEventListener<K extends keyof WebSocketEventMap>(
     type: K,
-    listener: ((this: WebSocket, event: WebSocketEventMap[K]) => unknown) | null,
+    listener: ((this: WebSocketShape, event: WebSocketEventMap[K]) => unknown) | null,
     options?: boolean | AddEventListenerOptionsShape,
   ): void;
   override addEventListener(
@@ -303,7 +324,7 @@ export class WebSocket extends EventTarget {
 
   override removeEventListener<K extends keyof WebSocketEventMap>(
     type: K,
-    listener: ((this: WebSocket, event: WebSocketEventMap[K]) => unknown) | null,
+    listener: ((this: WebSocketShape, event: WebSocketEventMap[K]) => unknown) | null,
     options?: boolean | EventListenerOptionsShape,
   ): void;
   override removeEventListener(
@@ -390,7 +411,7 @@ export class WebSocket extends EventTarget {
   #fireMessage(message: SessionMessage): void {
     let data: string | Blob | ArrayBuffer;
     if (typeof message === 'string') data = message;
-    else if (this.#binaryType === 'blob') data = new Blob([message]);
+    else if (this.#binaryType === 'blob') data = new Blob([message as Uint8Array<ArrayBuffer>]);
     else data = toArrayBuffer(message);
     this.dispatchEvent(new MessageEvent('message', { data, origin: this.#origin }));
   }

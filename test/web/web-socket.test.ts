@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../lib/client.js';
 import type { WebSocketConnection } from '../../lib/stream/websocket-connection.js';
 import { CloseEvent } from '../../lib/web/close-event.js';
-import { toWebSocket, WebSocket } from '../../lib/web/web-socket.js';
+import { toWebSocket, WebSocket, type WebSocketShape } from '../../lib/web/web-socket.js';
 import { formatExtensions } from '../../lib/web/web-socket-session.js';
 import { until } from '../helpers/loopback-server.js';
 import { within } from '../helpers/peers.js';
@@ -433,7 +433,7 @@ describe('WebSocket: event handler attributes', () => {
     ws.addEventListener('message', () => calls.push('listener 1'));
     ws.onmessage = () => calls.push('handler A');
     ws.addEventListener('message', () => calls.push('listener 2'));
-    ws.onmessage = function (this: WebSocket) {
+    ws.onmessage = function (this: WebSocketShape) {
       calls.push(this === ws ? 'handler B (this is the socket)' : 'handler B (wrong this)');
     };
     await opened(ws);
