@@ -43,7 +43,7 @@ export interface SessionHooks {
 const FORCED_OPTIONS = { assembleFragments: true, messageStreams: false } as const;
 
 /**
- * The protocol side shared by WebSocket and WebSocketStream: it establishes (or adopts) a
+ * Runs the protocol side shared by WebSocket and WebSocketStream: establishes (or adopts) a
  * WebSocketConnection, reads its messages one at a time when the owner asks (so that an
  * owner that stops asking stops the socket: the connection pauses its transport once its
  * own small buffer is full), runs the standard's "close the WebSocket" steps, and reports

@@ -67,8 +67,9 @@ interface AdoptInit {
 const READABLE_HIGH_WATER_MARK = 1;
 
 /**
- * WebSocketStream as Chromium ships it (the WHATWG draft): a WebSocket whose messages are a
- * ReadableStream and whose sends are a WritableStream, with backpressure both ways. The
+ * Speaks WebSocketStream as Chromium ships it (the WHATWG draft): a WebSocket whose
+ * messages are a ReadableStream and whose sends are a WritableStream, with backpressure
+ * both ways. The
  * readable side pulls one message at a time from the connection, so a reader that stops
  * reading stops the socket (TCP fills and the peer's writes wait); each write's promise
  * settles once the message is handed to the transport and the transport has room.

@@ -99,9 +99,9 @@ interface AdoptInit {
 }
 
 /**
- * The WHATWG WebSocket on Node, over this library's WebSocketConnection: the browser's API,
- * with its checks, its events (each fired in a task of its own, as the standard queues
- * them), `binaryType` ('blob' by default, with Node's Blob) and `bufferedAmount`. Node-only
+ * Speaks the WHATWG WebSocket on Node, over this library's WebSocketConnection: the
+ * browser's API, with its checks, its events (each fired in a task of its own, as the
+ * standard queues them), `binaryType` ('blob' by default, with Node's Blob) and `bufferedAmount`. Node-only
  * options go in the second argument instead of the protocols.
  *
  * Reading follows the connection's backpressure: a message is read from the connection
