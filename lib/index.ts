@@ -86,3 +86,22 @@ export {
   type Transport,
   WebSocketConnection,
 } from './stream/websocket-connection.js';
+// The web's APIs (also, with the DOMException WebSocketError, from 'websocket-duplex/web';
+// the root error class of this library already has that name here).
+export {
+  type BinaryType,
+  CloseEvent,
+  type CloseEventInit,
+  type ToWebSocketOptions,
+  toWebSocket,
+  WebSocket,
+  type WebSocketCloseInfo,
+  type WebSocketEventMap,
+  type WebSocketInit,
+  type WebSocketOpenInfo,
+  type WebSocketSendData,
+  WebSocketStream,
+  type WebSocketStreamChunk,
+  type WebSocketStreamOptions,
+  type WebSocketStreamWritableChunk,
+} from './web/index.js';
