@@ -105,7 +105,7 @@ export class CloseHandshake {
    * Records the code and reason the application closes with (close()); the Close goes out
    * at `localClose`, after everything written before it. The first call counts.
    */
-  intend(code: number, reason: string): void {
+  intend(code: number | undefined, reason: string): void {
     this.#intended ??= { code, reason };
   }
 

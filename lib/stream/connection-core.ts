@@ -289,7 +289,7 @@ export class ConnectionCore
   // ---------------------------------------------------------------- closing
 
   /** Records the code and reason of close(code, reason), sent after what was written. */
-  intendClose(code: number, reason: string): void {
+  intendClose(code: number | undefined, reason: string): void {
     this.#closer().handshake.intend(code, reason);
   }
 

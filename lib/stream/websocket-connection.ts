@@ -200,14 +200,16 @@ export class WebSocketConnection extends Duplex {
   }
 
   /**
-   * Closes with a code and reason, after everything written before. Throws
-   * InvalidArgumentError for a code that may not be sent or a reason over 123 bytes.
+   * Closes with a code (1000 by default) and reason, after everything written before;
+   * `null` sends a Close with no status code (the peer then reports 1005). Throws
+   * InvalidArgumentError for a code that may not be sent, a reason over 123 bytes, or a
+   * reason without a code.
    *
-   * @see RFC 6455 §7.4
+   * @see RFC 6455 §5.5.1, §7.4
    */
-  close(code: number = CloseCode.Normal, reason = ''): this {
-    validateCloseArguments(code, reason);
-    this.#core.intendClose(code, reason);
+  close(code: number | null = CloseCode.Normal, reason = ''): this {
+    validateCloseArguments(code ?? undefined, reason);
+    this.#core.intendClose(code ?? undefined, reason);
     this.end();
     return this;
   }

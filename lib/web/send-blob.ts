@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import type { Writable } from 'readable-stream';
+import type { Writable } from 'node:stream';
 import type { WebSocketConnection } from '../stream/websocket-connection.js';
 
 /**

@@ -168,9 +168,8 @@ export class WebSocketSession {
   /**
    * Runs "close the WebSocket": nothing when already closing; fails a connection that is
    * not yet established; otherwise starts the closing handshake. The code and reason are
-   * validated by the caller. A reason without a code means 1000. A Close without a body
-   * (no code, no reason) cannot be sent through WebSocketConnection.close(), which always
-   * sends a code: 1000 goes instead (see the README's list of differences).
+   * validated by the caller. A reason without a code means 1000; neither sends a Close
+   * without a body, as browsers do.
    *
    * @see https://websockets.spec.whatwg.org/#dom-websocket-close (step 3)
    */
@@ -184,7 +183,7 @@ export class WebSocketSession {
     this.readyState = ReadyState.CLOSING;
     if (this.closingHandshakeStarted) return;
     this.#closeStarted = true;
-    this.#connection?.close(code ?? 1000, reason);
+    this.#connection?.close(code ?? (reason === '' ? null : 1000), reason);
   }
 
   /**

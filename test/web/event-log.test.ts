@@ -50,29 +50,6 @@ const OUR_DIFFERENCES: Difference[] = [
     chromium: ['wss constructor url "not a url": ok ws://127.0.0.1:PORT/not%20a%20url'],
     instead: ['wss constructor url "not a url": throws DOMException(SyntaxError)'],
   },
-  {
-    why: 'close() without a code must send a Close without a body (the echo answers 1005); WebSocketConnection.close() always sends a code, so 1000 goes',
-    chromium: [
-      'close-without-code: close [CloseEvent] readyState=3 code=1005 reason="" wasClean=true',
-    ],
-    instead: [
-      'close-without-code: close [CloseEvent] readyState=3 code=1000 reason="" wasClean=true',
-    ],
-  },
-  {
-    why: 'the same for cancel() without a WebSocketError',
-    chromium: ['wss-cancel: closed resolves {"closeCode":1005,"reason":""}'],
-    instead: ['wss-cancel: closed resolves {"closeCode":1000,"reason":""}'],
-  },
-  {
-    why: 'the same for the writable close()',
-    chromium: [
-      'wss-writer-close: writer.close() resolves undefined, closed resolves {"closeCode":1005,"reason":""}',
-    ],
-    instead: [
-      'wss-writer-close: writer.close() resolves undefined, closed resolves {"closeCode":1000,"reason":""}',
-    ],
-  },
 ];
 
 /** Where undici 7's WebSocket differs from Chromium 156 (for the README's comparison). */

@@ -164,8 +164,8 @@ describe('WebSocketStream: closing', () => {
     await writer.write('never echoed');
     await within(writer.close(), 5_000, 'writer.close()');
     // Settled after the closing handshake: the server has the Close and has answered it.
-    expect([serverSide.closeCode, serverSide.wasClean]).toEqual([1000, true]);
-    expect(await settled(wss.closed)).toEqual({ resolves: { closeCode: 1000, reason: '' } });
+    expect([serverSide.closeCode, serverSide.wasClean]).toEqual([1005, true]);
+    expect(await settled(wss.closed)).toEqual({ resolves: { closeCode: 1005, reason: '' } });
     // The echo of the last message came after close(): it is not delivered.
     expect((await reader.read()).done).toBe(true);
   });
@@ -188,11 +188,11 @@ describe('WebSocketStream: closing', () => {
       4003,
     ],
     [
-      'abort() with another reason sends no code of its own (1000 here)',
+      'abort() with another reason sends a Close without a code (the peer reports 1005)',
       (i) => i.writable.abort(new Error('boom')),
-      1000,
+      1005,
     ],
-    ['cancel() without a reason (1000 here)', (i) => i.readable.cancel(), 1000],
+    ['cancel() without a reason: a Close without a code (1005)', (i) => i.readable.cancel(), 1005],
   ])('%s', async (_name, act, code) => {
     const before = server.accepted.length;
     const wss = track(new WebSocketStream(`${server.base}/echo`));
