@@ -55,6 +55,7 @@ export {
 } from './router.js';
 export {
   type AllowedOrigins,
+  type BroadcastRelay,
   type HttpServerLike,
   type ShutDownOptions,
   WebSocketRequest,

@@ -40,6 +40,12 @@ export type {
 type ServerState = 'open' | 'shuttingDown' | 'closed';
 
 /**
+ * Carries a broadcast beyond this process: broadcast() calls it with the message and its
+ * options after the local delivery. A backplane (`websocket-duplex/redis`) installs one.
+ */
+export type BroadcastRelay = (data: string | Uint8Array, options: BroadcastOptions) => void;
+
+/**
  * A WebSocket server over HTTP/1.1 (and HTTPS), in the manner of WebSocket-Node: it takes
  * the upgrades of one or several HTTP servers (or those the application hands it with
  * handleUpgrade), answers bad handshakes with the right HTTP error, and hands each valid
@@ -80,6 +86,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeEndpoint {
   readonly #context: RequestContext;
   #state: ServerState = 'open';
   #shutDown: Promise<void> | undefined;
+  #relay: BroadcastRelay | undefined;
 
   constructor(options: WebSocketServerOptions) {
     super();
@@ -211,12 +218,29 @@ export class WebSocketServer extends EventEmitter implements UpgradeEndpoint {
    * Sends one message to every open connection: `write(data)` on each, so that each
    * connection's own queue and backpressure apply, and a slow reader only grows its own
    * queue (bounded by `maxBufferedAmount` when given) while the others go on. Returns the
-   * number of connections the message was queued for.
+   * number of connections of this process the message was queued for; a relay installed
+   * with setBroadcastRelay() then carries it to other processes.
    *
    * @example wss.broadcast(JSON.stringify({ type: 'tick', at: Date.now() }));
    */
   broadcast(data: string | Uint8Array, options: BroadcastOptions = {}): number {
-    return broadcastTo(this.#connections, data, options);
+    const count = broadcastTo(this.#connections, data, options);
+    this.#relay?.(data, options);
+    return count;
+  }
+
+  /**
+   * Installs the relay that broadcast() hands each message to after delivering it here, so
+   * that a backplane can carry it to the servers of other processes (`undefined` removes
+   * it). One relay per server, so that two backplanes never both relay a message.
+   *
+   * @example wss.setBroadcastRelay((data, options) => otherProcesses.send(data, options));
+   */
+  setBroadcastRelay(relay: BroadcastRelay | undefined): void {
+    if (relay !== undefined && this.#relay !== undefined) {
+      throw new InvalidArgumentError('This server already has a broadcast relay');
+    }
+    this.#relay = relay;
   }
 
   /**
