@@ -330,7 +330,9 @@ export class Backplane extends EventEmitter {
     const active = [...this.#channels.values()].flatMap((set) => [...set]);
     for (const topic of new Set([...this.#topics.values(), ...active])) topic[shutDown]();
     // Tell the others at once rather than leaving them to the TTL.
-    const leaving = [...this.#presenceDirty].map((topic) => this.#writePresence(topic));
+    const leaving = this.#link.isUp
+      ? [...this.#presenceDirty].map((topic) => this.#writePresence(topic))
+      : [];
     this.#presenceDirty.clear();
     await Promise.race([
       Promise.allSettled(leaving),

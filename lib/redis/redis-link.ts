@@ -131,12 +131,20 @@ export class RedisLink extends EventEmitter {
       this.#owned.push(this.#subscriber);
       this.#watchClient(this.#client, 'publisher');
       this.#watchClient(this.#subscriber, 'subscriber');
-      this.#startClient(this.#client, 'publisher');
-      this.#startClient(this.#subscriber, 'subscriber');
     } else {
       this.#watchCluster(this.#cluster!);
-      this.#startCluster();
     }
+    // Started on the next tick, so that a client that is ready already reports 'up' to
+    // listeners added after the constructor.
+    process.nextTick(() => {
+      if (this.#closed) return;
+      if (this.#client !== undefined) {
+        this.#startClient(this.#client, 'publisher');
+        this.#startClient(this.#subscriber!, 'subscriber');
+      } else {
+        this.#startCluster();
+      }
+    });
   }
 
   /** Whether every part of the link is ready (publishes are then sent). */
@@ -240,7 +248,9 @@ export class RedisLink extends EventEmitter {
       }
     }
     for (const client of this.#owned) {
-      work.push(client.isOpen ? client.close().catch(() => client.destroy()) : Promise.resolve());
+      // close() waits for pending replies; a client that is not ready has none worth waiting for.
+      if (client.isReady) work.push(client.close().catch(() => client.destroy()));
+      else if (client.isOpen) client.destroy();
     }
     const timer = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref());
     await Promise.race([Promise.all(work), timer]);
