@@ -218,8 +218,7 @@ export class WebSocketServer extends EventEmitter implements UpgradeEndpoint {
    * Sends one message to every open connection: `write(data)` on each, so that each
    * connection's own queue and backpressure apply, and a slow reader only grows its own
    * queue (bounded by `maxBufferedAmount` when given) while the others go on. Returns the
-   * number of connections of this process the message was queued for; a relay installed
-   * with setBroadcastRelay() then carries it to other processes.
+   * number of connections the message was queued for (in this process: see setBroadcastRelay).
    *
    * @example wss.broadcast(JSON.stringify({ type: 'tick', at: Date.now() }));
    */
