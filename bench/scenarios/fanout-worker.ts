@@ -98,7 +98,7 @@ async function runWorker(): Promise<void> {
     await backplane.ready();
     await backplane.whenSubscribed();
   }
-  httpServer.listen(Number(process.env.FANOUT_PORT), '127.0.0.1');
+  httpServer.listen(0, '127.0.0.1');
   await once(httpServer, 'listening');
   process.send?.({ listening: (httpServer.address() as AddressInfo).port });
 }
@@ -137,20 +137,21 @@ async function runPrimary(): Promise<void> {
     switch (request.cmd) {
       case 'start': {
         const count = request.workers as number;
-        let port = 0;
         workers = [];
+        const ports = new Set<number>();
         for (let i = 0; i < count; i++) {
+          // Every worker listens on port 0: the cluster gives them all the same port.
           const worker = cluster.fork({
             FANOUT_ROLE: 'worker',
             FANOUT_REDIS: (request.redis as string | null) ?? '',
-            FANOUT_PORT: String(port),
             FANOUT_RUN: String(request.run),
           });
           workers.push(worker);
           const [message] = (await once(worker, 'message')) as [{ listening: number }];
-          port = message.listening;
+          ports.add(message.listening);
         }
-        return port;
+        if (ports.size !== 1) throw new Error(`workers listen on ${[...ports].join(', ')}`);
+        return [...ports][0]!;
       }
       case 'broadcast':
         workers[0]!.send({
