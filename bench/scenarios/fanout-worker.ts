@@ -34,6 +34,12 @@ export interface FanoutMeasurement {
   deliveryP99: number;
   /** From the first send to the last receipt, s. */
   seconds: number;
+  /**
+   * Per broadcast, the first receipt on worker 2's connections minus the first on worker 1's
+   * (the publisher): the hop through Redis, ms, median and 99th percentile (NaN with one worker).
+   */
+  hopP50: number;
+  hopP99: number;
   /** CPU of the client process over the phase, ms. */
   clientCpuMs: number;
 }
@@ -82,6 +88,8 @@ async function runWorker(): Promise<void> {
           maxPendingPublishes: 4096,
         });
   backplane?.attach(wss);
+  // Tells each client which worker holds it (not hex, so never taken for a message).
+  wss.on('connect', (ws) => ws.write(`W${process.env.FANOUT_WORKER}`));
   process.on('message', (m: { cmd: string; id?: number; size?: number; binary?: boolean }) => {
     if (m.cmd === 'broadcast') wss.broadcast(makeMessage(m.id!, m.size!, m.binary!));
     else if (m.cmd === 'report') {
@@ -145,6 +153,7 @@ async function runPrimary(): Promise<void> {
             FANOUT_ROLE: 'worker',
             FANOUT_REDIS: (request.redis as string | null) ?? '',
             FANOUT_RUN: String(request.run),
+            FANOUT_WORKER: String(i + 1),
           });
           workers.push(worker);
           const [message] = (await once(worker, 'message')) as [{ listening: number }];
@@ -177,14 +186,22 @@ async function runPrimary(): Promise<void> {
 
 async function runClient(): Promise<void> {
   let connections: WebSocketConnection[] = [];
-  const delivered = new Map<number, { count: number; last: bigint; sent: bigint }>();
+  const delivered = new Map<
+    number,
+    { count: number; last: bigint; sent: bigint; first: Map<number, bigint> }
+  >();
+  const workerOf = new Map<WebSocketConnection, number>();
   const waiters = new Map<number, () => void>();
   let latencies = new Float64Array(1 << 20);
   let samples = 0;
   let expected = 0;
 
-  const onMessage = (message: string | Buffer): void => {
+  const onMessage = (ws: WebSocketConnection, message: string | Buffer): void => {
     const at = now();
+    if (typeof message === 'string' && message.startsWith('W')) {
+      workerOf.set(ws, Number(message.slice(1)));
+      return;
+    }
     const { id, sent } = readMessage(message);
     if (samples === latencies.length) {
       const bigger = new Float64Array(latencies.length * 2);
@@ -192,9 +209,11 @@ async function runClient(): Promise<void> {
       latencies = bigger;
     }
     latencies[samples++] = Number(at - sent) / 1e6;
-    const entry = delivered.get(id) ?? { count: 0, last: 0n, sent };
+    const entry = delivered.get(id) ?? { count: 0, last: 0n, sent, first: new Map() };
     entry.count++;
     entry.last = at;
+    const worker = workerOf.get(ws) ?? 0;
+    if (!entry.first.has(worker)) entry.first.set(worker, at);
     delivered.set(id, entry);
     if (entry.count === expected) waiters.get(id)?.();
   };
@@ -209,13 +228,18 @@ async function runClient(): Promise<void> {
           while (next < count) {
             next++;
             const ws = await connect(`ws://127.0.0.1:${port}/`, { handshakeTimeout: 30_000 });
-            ws.on('data', onMessage);
+            ws.on('data', (message: string | Buffer) => onMessage(ws, message));
             ws.on('error', () => {});
             connections.push(ws);
           }
         };
         await Promise.all(Array.from({ length: 100 }, lane));
         expected = connections.length;
+        // Wait for every connection's welcome (which worker holds it), at most 30 s.
+        const deadline = Date.now() + 30_000;
+        while (workerOf.size < expected && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
         return connections.length;
       }
       case 'reset':
@@ -254,6 +278,10 @@ async function runClient(): Promise<void> {
           BigInt(Number.MAX_SAFE_INTEGER) * 1000n,
         );
         const last = [...delivered.values()].reduce((m, d) => (d.last > m ? d.last : m), 0n);
+        const hops = [...delivered.values()]
+          .filter((d) => d.first.has(1) && d.first.has(2))
+          .map((d) => Number(d.first.get(2)! - d.first.get(1)!) / 1e6)
+          .sort((a, b) => a - b);
         const pick = (values: ArrayLike<number>, q: number) =>
           values[Math.min(values.length - 1, Math.floor(q * values.length))] ?? Number.NaN;
         return {
@@ -264,6 +292,8 @@ async function runClient(): Promise<void> {
           deliveryP99: pick(times, 0.99),
           seconds: Number(last - first) / 1e9,
           clientCpuMs: (cpu.user + cpu.system) / 1000,
+          hopP50: pick(hops, 0.5),
+          hopP99: pick(hops, 0.99),
         } satisfies FanoutMeasurement;
       }
       case 'close':
