@@ -150,12 +150,12 @@ export class Backplane extends EventEmitter {
     this.#heartbeat.unref();
   }
 
-  /** The options in force (defaults filled in). */
+  /** Reads the options in force (defaults filled in). */
   get options(): Readonly<ResolvedBackplaneOptions> {
     return this.#options;
   }
 
-  /** Whether this is on a Redis Cluster with sharded pub/sub (SSUBSCRIBE/SPUBLISH). */
+  /** Tells whether this runs on a Redis Cluster with sharded pub/sub (SSUBSCRIBE/SPUBLISH). */
   get sharded(): boolean {
     return this.#link.sharded;
   }
@@ -385,7 +385,7 @@ export class Backplane extends EventEmitter {
     }
   }
 
-  /** wss.broadcast() delivered locally: the other local servers of the group, then Redis. */
+  /** Carries on what wss.broadcast() delivered locally: the group's other local servers, then Redis. */
   #relayBroadcast(
     server: WebSocketServer,
     channel: string,
@@ -586,7 +586,11 @@ export class Backplane extends EventEmitter {
 
   #writePresence(topic: Topic): Promise<unknown> {
     const keys = presenceKeys(this.#options.prefix, topic.name);
-    const args = [this.id, String(topic.localSize), String(this.#options.presenceTtl)];
+    // Every active topic object of this name counts (normally one; briefly two when an idle
+    // one, forgotten, is used again while a new one exists).
+    let count = 0;
+    for (const local of this.#channels.get(topic.channel) ?? []) count += local.localSize;
+    const args = [this.id, String(count), String(this.#options.presenceTtl)];
     return this.#withTimeout(this.#link.eval(SET_COUNT_SCRIPT, keys, args), 'presence update');
   }
 

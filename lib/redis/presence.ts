@@ -10,7 +10,7 @@
  * TTL without any refresh, so that a topic everyone left leaves nothing behind.
  */
 
-/** The two keys of a topic's presence. */
+/** Names the two keys of a topic's presence (one hash tag, so one slot on a cluster). */
 export function presenceKeys(prefix: string, topic: string): [counts: string, deadlines: string] {
   const tag = `{${prefix}:presence:${topic}}`;
   return [`${tag}:counts`, `${tag}:deadlines`];

@@ -147,12 +147,12 @@ export class RedisLink extends EventEmitter {
     });
   }
 
-  /** Whether every part of the link is ready (publishes are then sent). */
+  /** Tells whether every part of the link is ready (publishes are then sent). */
   get isUp(): boolean {
     return this.#state === 'up';
   }
 
-  /** The error of a part that is down (undefined when all are up). */
+  /** Reads the error of a part that is down (undefined when all are up). */
   get lastError(): unknown {
     return [...this.#down.values()].at(-1);
   }
@@ -205,7 +205,7 @@ export class RedisLink extends EventEmitter {
     this.#reconcile(channel);
   }
 
-  /** Whether Redis confirmed the subscription to a channel. */
+  /** Tells whether Redis confirmed the subscription to a channel. */
   isSubscribed(channel: string): boolean {
     return this.#channels.get(channel)?.subscribed === true;
   }

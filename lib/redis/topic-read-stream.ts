@@ -32,7 +32,7 @@ export class TopicReadStream extends Readable {
     this.once('end', this.#onDone);
   }
 
-  /** Messages missed because this reader was `maxQueued` messages behind. */
+  /** Counts the messages missed because this reader was `maxQueued` messages behind. */
   get dropped(): number {
     return this.#dropped;
   }

@@ -63,7 +63,7 @@ export class Topic {
     this.#host = host;
   }
 
-  /** The options the topic was made with (defaults filled in). */
+  /** Reads the options the topic was made with (defaults filled in). */
   get options(): Readonly<ResolvedTopicOptions> {
     return this.#options;
   }
