@@ -416,7 +416,6 @@ export class Backplane extends EventEmitter {
       this.#pending >= this.#options.maxPendingPublishes ||
       this.#pendingBytes + size > this.#options.maxPendingBytes
     ) {
-      this.#drop();
       if (!this.#backlogFull) {
         this.#backlogFull = true;
         this.#enterDegraded(
@@ -426,6 +425,7 @@ export class Backplane extends EventEmitter {
           ),
         );
       }
+      this.#drop(); // after entering the outage, so that its report counts this one too
       return;
     }
     const envelope = encodeEnvelope(this.#origin, data, maxBufferedAmount);

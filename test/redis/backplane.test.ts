@@ -346,6 +346,50 @@ describe('messages from Redis that are not ours', () => {
   });
 });
 
+describe('a Redis that stops answering (SIGSTOP)', () => {
+  it('bounds what awaits it: publishes beyond maxPendingPublishes are dropped and reported, a write stream waits, and all resumes on SIGCONT', async () => {
+    const slow = await RedisServer.start();
+    const prefix = uniquePrefix();
+    const a = await startPeer({ redis: slow.url, prefix, maxPendingPublishes: 4 });
+    const degraded: BackplaneError[] = [];
+    a.backplane.on('degraded', (err: BackplaneError) => degraded.push(err));
+    const restored: unknown[] = [];
+    a.backplane.on('restored', (report) => restored.push(report));
+    const topic = a.backplane.topic('t');
+    process.kill(slow.pid, 'SIGSTOP');
+    try {
+      for (let i = 0; i < 10; i++) topic.publish(`m${i}`);
+      expect(a.backplane.stats).toMatchObject({ pendingPublishes: 4, dropped: 6 });
+      expect(degraded.map((e) => e.reason)).toEqual(['backlog']);
+      // A writer waits for room instead of dropping.
+      const stream = topic.createWriteStream();
+      let written = false;
+      stream.write('paced', () => {
+        written = true;
+      });
+      await quietPeriod(200);
+      expect(written).toBe(false);
+      expect(a.backplane.stats.dropped).toBe(6);
+      process.kill(slow.pid, 'SIGCONT');
+      await waitUntil(
+        () => written && restored.length === 1,
+        5_000,
+        () => 'resumed',
+      );
+      await waitUntil(
+        () => a.backplane.stats.published === 5,
+        5_000,
+        () => 'published',
+      );
+      expect(a.backplane.stats).toMatchObject({ pendingPublishes: 0, dropped: 6, outages: 1 });
+      expect(restored[0]).toMatchObject({ dropped: 6 });
+    } finally {
+      process.kill(slow.pid, 'SIGCONT');
+      await slow.kill();
+    }
+  });
+});
+
 describe('close()', () => {
   it('removes its presence at once, ends readers, leaves connections open, and refuses further use', async () => {
     const prefix = uniquePrefix();

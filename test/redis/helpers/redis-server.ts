@@ -81,6 +81,13 @@ export class RedisServer {
     return server;
   }
 
+  /** The server's process id (for SIGSTOP / SIGCONT). */
+  get pid(): number {
+    const pid = this.#child?.pid;
+    if (pid === undefined) throw new Error(`redis-server on ${this.port} is not running`);
+    return pid;
+  }
+
   get url(): string {
     return `redis://${HOST}:${this.port}`;
   }
