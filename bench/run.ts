@@ -15,7 +15,8 @@
  *
  * --quick: one run each, short phases, small scenario 6/7/8 sizes (a smoke run).
  * --runs=N: N rounds for every figure; --time-ms=MS: measured phase of an echo run.
- * --only=N,M: only those scenarios (1 to 8).
+ * --only=N,M: only those scenarios (1 to 9; 9, fan-out across processes through Redis,
+ *   needs redis-server).
  * --ours-options=JSON: connection options for our server and client (e.g.
  *   '{"fragmentOutgoingMessages":false}'), to measure a setting against the defaults.
  * --ours-echo=streams: our echo server reads each message as a stream and pipes it into
@@ -52,7 +53,11 @@ import {
   type VariantKey,
 } from './lib/suite-results.js';
 import { footnoteFor, ratioChart } from './lib/svg-chart.js';
-import { SCENARIOS, type SuiteConfig, SuiteContext } from './scenarios/suite.js';
+import { FANOUT_SCENARIO } from './scenarios/fanout.js';
+import { SCENARIOS as ECHO_SCENARIOS, type SuiteConfig, SuiteContext } from './scenarios/suite.js';
+
+/** Every scenario, in order: the library against ws (1-8), then across processes (9). */
+const SCENARIOS = [...ECHO_SCENARIOS, FANOUT_SCENARIO];
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const resultsDir = join(root, 'bench', 'results');
@@ -89,7 +94,11 @@ async function build(
   const { build: tsup } = await import('tsup');
   await tsup({
     config: false,
-    entry: { worker: join(root, 'bench', 'scenarios', 'worker.ts') },
+    entry: {
+      worker: join(root, 'bench', 'scenarios', 'worker.ts'),
+      // Scenario 9's processes, with the library (and its backplane) bundled from source.
+      'fanout-worker': join(root, 'bench', 'scenarios', 'fanout-worker.ts'),
+    },
     outDir: buildDir,
     format: ['esm'],
     outExtension: () => ({ js: '.mjs' }),
@@ -142,7 +151,7 @@ async function main(): Promise<void> {
     .filter((s) => s !== '')
     .map(Number);
   for (const n of only) {
-    if (!SCENARIOS.some((s) => s.n === n)) throw new Error(`--only: no scenario ${n} (1 to 8)`);
+    if (!SCENARIOS.some((s) => s.n === n)) throw new Error(`--only: no scenario ${n} (1 to 9)`);
   }
   const timeMs = option('time-ms');
   const variantOption = option('variants');

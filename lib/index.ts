@@ -55,6 +55,7 @@ export {
 } from './router.js';
 export {
   type AllowedOrigins,
+  type BroadcastRelay,
   type HttpServerLike,
   type ShutDownOptions,
   WebSocketRequest,
@@ -86,20 +87,28 @@ export {
   type Transport,
   WebSocketConnection,
 } from './stream/websocket-connection.js';
-// The web's APIs (also, with the DOMException WebSocketError, from 'websocket-duplex/web';
-// the root error class of this library already has that name here).
+// The web's APIs, also from 'websocket-duplex/web' (where WebSocketStreamError has its
+// standard name, WebSocketError, which here is the root error class of this library).
 export {
+  type AddEventListenerOptionsShape,
   type BinaryType,
+  type BufferSourceLike,
   CloseEvent,
   type CloseEventInit,
+  type CloseEventShape,
+  type EventInitShape,
+  type EventListenerOptionsShape,
+  type EventListenerShape,
   type ToWebSocketOptions,
   toWebSocket,
   WebSocket,
   type WebSocketCloseInfo,
+  WebSocketError as WebSocketStreamError,
   type WebSocketEventMap,
   type WebSocketInit,
   type WebSocketOpenInfo,
   type WebSocketSendData,
+  type WebSocketShape,
   WebSocketStream,
   type WebSocketStreamChunk,
   type WebSocketStreamOptions,

@@ -39,6 +39,12 @@ export type { ShutDownOptions, WebSocketServerOptions } from './server-options.j
 
 type ServerState = 'open' | 'shuttingDown' | 'closed';
 
+/**
+ * Carries a broadcast beyond this process: broadcast() calls it with the message and its
+ * options after the local delivery. A backplane (`websocket-duplex/redis`) installs one.
+ */
+export type BroadcastRelay = (data: string | Uint8Array, options: BroadcastOptions) => void;
+
 /** What `handleUpgrade`'s callback gets, as ws's does: the connection and its request. */
 export type UpgradeCallback = (connection: WebSocketConnection, request: IncomingMessage) => void;
 
@@ -98,6 +104,7 @@ export class WebSocketServer
   readonly #context: RequestContext;
   #state: ServerState = 'open';
   #shutDown: Promise<void> | undefined;
+  #relay: BroadcastRelay | undefined;
 
   /**
    * @param listening called once the HTTP server created with `port` listens (ws's
@@ -263,12 +270,28 @@ export class WebSocketServer
    * frame bytes are written to every connection that sends it unmasked and uncompressed;
    * each connection's own queue and backpressure apply, so a slow reader only grows its own
    * queue (bounded by `maxBufferedAmount` when given) while the others go on. Returns the
-   * number of connections the message was queued for.
+   * number of connections the message was queued for (in this process: see setBroadcastRelay).
    *
    * @example wss.broadcast(JSON.stringify({ type: 'tick', at: Date.now() }));
    */
   broadcast(data: string | Uint8Array, options: BroadcastOptions = {}): number {
-    return broadcastTo(this.#connections, data, options);
+    const count = broadcastTo(this.#connections, data, options);
+    this.#relay?.(data, options);
+    return count;
+  }
+
+  /**
+   * Installs the relay that broadcast() hands each message to after delivering it here, so
+   * that a backplane can carry it to the servers of other processes (`undefined` removes
+   * it). One relay per server, so that two backplanes never both relay a message.
+   *
+   * @example wss.setBroadcastRelay((data, options) => otherProcesses.send(data, options));
+   */
+  setBroadcastRelay(relay: BroadcastRelay | undefined): void {
+    if (relay !== undefined && this.#relay !== undefined) {
+      throw new InvalidArgumentError('This server already has a broadcast relay');
+    }
+    this.#relay = relay;
   }
 
   /**

@@ -35,6 +35,8 @@ export const ErrorCode = {
   ConnectFailed: 'ERR_WS_CONNECT_FAILED',
   HandshakeTimeout: 'ERR_WS_HANDSHAKE_TIMEOUT',
   InvalidHeader: 'ERR_WS_INVALID_HEADER',
+  /** The Redis backplane failed (reached, answered, or was given a message not its own). */
+  Backplane: 'ERR_WS_BACKPLANE',
   // Local misuse and lifecycle.
   InvalidArgument: 'ERR_WS_INVALID_ARGUMENT',
   ConnectionClosed: 'ERR_WS_CONNECTION_CLOSED',
@@ -75,6 +77,7 @@ export const CLOSE_CODE_OF: Readonly<Record<ErrorCode, number | undefined>> = {
   [ErrorCode.ConnectFailed]: undefined,
   [ErrorCode.HandshakeTimeout]: undefined,
   [ErrorCode.InvalidHeader]: undefined,
+  [ErrorCode.Backplane]: undefined,
   [ErrorCode.InvalidArgument]: undefined,
   [ErrorCode.ConnectionClosed]: CloseCode.AbnormalClosure,
 };
