@@ -33,11 +33,10 @@ const server = http.createServer((_request, response) => response.writeHead(404)
 const wsServer = new WebSocketServer({
   httpServer: server,
   autoAcceptConnections: true,
-  messageStreams: true,
-  maxReceivedMessageSize: Number.POSITIVE_INFINITY, // files of any size, streamed to disk
+  messageStreams: true, // each message a stream: files of any size go straight to disk
 });
 
-wsServer.on('connect', (connection: WebSocketConnection) => {
+wsServer.on('connect', (connection) => {
   receiveFiles(connection).catch((err: Error) => {
     console.error(`Transfer from ${connection.remoteAddress} failed: ${err.message}`);
     connection.destroy(err);
@@ -45,9 +44,9 @@ wsServer.on('connect', (connection: WebSocketConnection) => {
 });
 
 /** Reads (metadata, file) pairs until the client closes. */
-async function receiveFiles(connection: WebSocketConnection): Promise<void> {
+async function receiveFiles(connection: WebSocketConnection<IncomingMessageStream>): Promise<void> {
   let metadata: { name: string; size: number | undefined } | undefined;
-  for await (const message of connection as AsyncIterable<IncomingMessageStream>) {
+  for await (const message of connection) {
     if (!message.binary) {
       metadata = parseMetadata(await readText(message));
       continue;

@@ -2,6 +2,7 @@ import { InvalidArgumentError } from './protocol/errors.js';
 import { createFrame, type Frame } from './protocol/frame.js';
 import { asBytes } from './protocol/message-payload.js';
 import { Opcode } from './protocol/opcodes.js';
+import type { Incoming } from './stream/connection-events.js';
 import { type PreparedEntry, tagged } from './stream/outbound-entry.js';
 import { PreparedMessage } from './stream/prepared-message.js';
 import type { WebSocketConnection } from './stream/websocket-connection.js';
@@ -29,7 +30,7 @@ export interface BroadcastOptions {
  * @example broadcast(room.members, JSON.stringify({ type: 'tick', at: Date.now() }));
  */
 export function broadcast(
-  connections: Iterable<WebSocketConnection>,
+  connections: Iterable<WebSocketConnection<Incoming>>,
   data: string | Uint8Array,
   options: BroadcastOptions = {},
 ): number {
@@ -48,7 +49,7 @@ export function broadcast(
     if (connection.writableObjectMode) {
       // Raw-fragment mode writes Frames: one frame, built once, for all such connections.
       frame ??= createFrame(binary ? Opcode.Binary : Opcode.Text, payload);
-      connection.write(frame);
+      (connection as unknown as WebSocketConnection<Frame>).write(frame);
     } else {
       connection.write(tagged(payload, entry));
     }

@@ -1,8 +1,10 @@
 import { EventEmitter } from 'node:events';
-import type { OutgoingHttpHeaders } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { RequestOptions } from 'node:https';
 import { type ClientOptions, clientHandshake } from './handshake/client-handshake.js';
 import { HandshakeError } from './protocol/errors.js';
+import type { IncomingOf } from './stream/connection-events.js';
+import type { KnownOptions } from './stream/typed-events.js';
 import type { WebSocketConnection } from './stream/websocket-connection.js';
 
 export { type ClientOptions, MAX_BODY_EXCERPT } from './handshake/client-handshake.js';
@@ -27,11 +29,57 @@ export { type ClientOptions, MAX_BODY_EXCERPT } from './handshake/client-handsha
  * for await (const message of ws) console.log(message);
  * ```
  */
-export async function connect(
+export async function connect<const O extends ClientOptions = ClientOptions>(
   url: string | URL,
-  options: ClientOptions = {},
-): Promise<WebSocketConnection> {
-  return clientHandshake(url, options);
+  options?: KnownOptions<O, ClientOptions>,
+): Promise<WebSocketConnection<IncomingOf<O>>> {
+  return (await clientHandshake(url, options ?? {})) as WebSocketConnection<IncomingOf<O>>;
+}
+
+/** A WebSocketClient's events; `O` are its options, which decide what its connections read. */
+export interface WebSocketClientEvents<O extends ClientOptions = ClientOptions> {
+  /** The handshake succeeded. */
+  connect(connection: WebSocketConnection<IncomingOf<O>>): void;
+  /** The handshake failed (HandshakeError, or InvalidArgumentError for bad arguments). */
+  connectFailed(err: Error): void;
+  /** An answer that is not a 101, handed over to a listener that reads it itself. */
+  httpResponse(response: IncomingMessage, client: WebSocketClient<O>): void;
+}
+
+// The typed EventEmitter methods of the class below (see TypedEmitter in stream/typed-events).
+export interface WebSocketClient<O extends ClientOptions = ClientOptions> {
+  on<E extends keyof WebSocketClientEvents<O>>(
+    event: E,
+    listener: WebSocketClientEvents<O>[E],
+  ): this;
+  once<E extends keyof WebSocketClientEvents<O>>(
+    event: E,
+    listener: WebSocketClientEvents<O>[E],
+  ): this;
+  addListener<E extends keyof WebSocketClientEvents<O>>(
+    event: E,
+    listener: WebSocketClientEvents<O>[E],
+  ): this;
+  prependListener<E extends keyof WebSocketClientEvents<O>>(
+    event: E,
+    listener: WebSocketClientEvents<O>[E],
+  ): this;
+  prependOnceListener<E extends keyof WebSocketClientEvents<O>>(
+    event: E,
+    listener: WebSocketClientEvents<O>[E],
+  ): this;
+  off<E extends keyof WebSocketClientEvents<O>>(
+    event: E,
+    listener: WebSocketClientEvents<O>[E],
+  ): this;
+  removeListener<E extends keyof WebSocketClientEvents<O>>(
+    event: E,
+    listener: WebSocketClientEvents<O>[E],
+  ): this;
+  emit<E extends keyof WebSocketClientEvents<O>>(
+    event: E,
+    ...args: Parameters<WebSocketClientEvents<O>[E]>
+  ): boolean;
 }
 
 /**
@@ -49,14 +97,15 @@ export async function connect(
  * client.connect('ws://localhost:8080/', 'echo-protocol');
  * ```
  */
-export class WebSocketClient extends EventEmitter {
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: see the interface above.
+export class WebSocketClient<const O extends ClientOptions = ClientOptions> extends EventEmitter {
   readonly #defaults: ClientOptions;
   readonly #attempts = new Set<AbortController>();
 
   /** Takes the defaults of every connect(): any ClientOptions. */
-  constructor(options: ClientOptions = {}) {
+  constructor(options?: KnownOptions<O, ClientOptions>) {
     super();
-    this.#defaults = options;
+    this.#defaults = options ?? {};
   }
 
   /**
@@ -101,11 +150,13 @@ export class WebSocketClient extends EventEmitter {
     }).then(
       (connection) => {
         this.#attempts.delete(controller);
-        process.nextTick(() => this.emit('connect', connection));
+        process.nextTick(() =>
+          this.emit('connect', connection as WebSocketConnection<IncomingOf<O>>),
+        );
       },
       (err: unknown) => {
         this.#attempts.delete(controller);
-        if (!handedOver) process.nextTick(() => this.emit('connectFailed', err));
+        if (!handedOver) process.nextTick(() => this.emit('connectFailed', err as Error));
       },
     );
   }

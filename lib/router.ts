@@ -58,6 +58,36 @@ interface Route {
   readonly handler: RouteHandler;
 }
 
+/** A router's events: none of its own (as WebSocket-Node's); its requests have theirs. */
+export type WebSocketRouterEvents = Record<never, never>;
+
+// The typed EventEmitter methods of the class below (see TypedEmitter in stream/typed-events).
+export interface WebSocketRouter {
+  on<E extends keyof WebSocketRouterEvents>(event: E, listener: WebSocketRouterEvents[E]): this;
+  once<E extends keyof WebSocketRouterEvents>(event: E, listener: WebSocketRouterEvents[E]): this;
+  addListener<E extends keyof WebSocketRouterEvents>(
+    event: E,
+    listener: WebSocketRouterEvents[E],
+  ): this;
+  prependListener<E extends keyof WebSocketRouterEvents>(
+    event: E,
+    listener: WebSocketRouterEvents[E],
+  ): this;
+  prependOnceListener<E extends keyof WebSocketRouterEvents>(
+    event: E,
+    listener: WebSocketRouterEvents[E],
+  ): this;
+  off<E extends keyof WebSocketRouterEvents>(event: E, listener: WebSocketRouterEvents[E]): this;
+  removeListener<E extends keyof WebSocketRouterEvents>(
+    event: E,
+    listener: WebSocketRouterEvents[E],
+  ): this;
+  emit<E extends keyof WebSocketRouterEvents>(
+    event: E,
+    ...args: Parameters<WebSocketRouterEvents[E]>
+  ): boolean;
+}
+
 /**
  * Routes a server's requests to handlers by path and subprotocol, as WebSocket-Node's
  * router does: several applications share one port, each on its own path or protocol.
@@ -80,6 +110,7 @@ interface Route {
  * });
  * ```
  */
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: see the interface above.
 export class WebSocketRouter extends EventEmitter {
   #server: WebSocketServer | null = null;
   readonly #routes: Route[] = [];
@@ -177,6 +208,48 @@ export class WebSocketRouter extends EventEmitter {
   }
 }
 
+/** A router request's events, as WebSocket-Node's. */
+export interface WebSocketRouterRequestEvents {
+  requestAccepted(connection: WebSocketConnection): void;
+  requestRejected(request: WebSocketRouterRequest): void;
+}
+
+// The typed EventEmitter methods of the class below (see TypedEmitter in stream/typed-events).
+export interface WebSocketRouterRequest {
+  on<E extends keyof WebSocketRouterRequestEvents>(
+    event: E,
+    listener: WebSocketRouterRequestEvents[E],
+  ): this;
+  once<E extends keyof WebSocketRouterRequestEvents>(
+    event: E,
+    listener: WebSocketRouterRequestEvents[E],
+  ): this;
+  addListener<E extends keyof WebSocketRouterRequestEvents>(
+    event: E,
+    listener: WebSocketRouterRequestEvents[E],
+  ): this;
+  prependListener<E extends keyof WebSocketRouterRequestEvents>(
+    event: E,
+    listener: WebSocketRouterRequestEvents[E],
+  ): this;
+  prependOnceListener<E extends keyof WebSocketRouterRequestEvents>(
+    event: E,
+    listener: WebSocketRouterRequestEvents[E],
+  ): this;
+  off<E extends keyof WebSocketRouterRequestEvents>(
+    event: E,
+    listener: WebSocketRouterRequestEvents[E],
+  ): this;
+  removeListener<E extends keyof WebSocketRouterRequestEvents>(
+    event: E,
+    listener: WebSocketRouterRequestEvents[E],
+  ): this;
+  emit<E extends keyof WebSocketRouterRequestEvents>(
+    event: E,
+    ...args: Parameters<WebSocketRouterRequestEvents[E]>
+  ): boolean;
+}
+
 /**
  * A request as a router handler sees it: the server's request with the subprotocol the
  * router matched, so that accept() answers with it. Events: 'requestAccepted'
@@ -188,6 +261,7 @@ export class WebSocketRouter extends EventEmitter {
  *   request.accept(request.origin).pipe(process.stdout);
  * });
  */
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: see the interface above.
 export class WebSocketRouterRequest extends EventEmitter {
   /** The server's request underneath. */
   readonly webSocketRequest: WebSocketRequest;

@@ -28,7 +28,9 @@ import {
   type ShutDownOptions,
   type WebSocketServerOptions,
 } from './server-options.js';
+import type { Incoming, IncomingOf, Message } from './stream/connection-events.js';
 import { type ConnectionOwner, connectionGone, ownedBy } from './stream/connection-hooks.js';
+import type { KnownOptions } from './stream/typed-events.js';
 import type { WebSocketConnection } from './stream/websocket-connection.js';
 
 export type { BroadcastOptions } from './broadcast.js';
@@ -46,13 +48,70 @@ type ServerState = 'open' | 'shuttingDown' | 'closed';
 export type BroadcastRelay = (data: string | Uint8Array, options: BroadcastOptions) => void;
 
 /** What `handleUpgrade`'s callback gets, as ws's does: the connection and its request. */
-export type UpgradeCallback = (connection: WebSocketConnection, request: IncomingMessage) => void;
+export type UpgradeCallback<In extends Incoming = Message> = (
+  connection: WebSocketConnection<In>,
+  request: IncomingMessage,
+) => void;
 
 /** Lets the router report a handler's failure as the server's own (a symbol: not public API). */
 export const handlerFailed: unique symbol = Symbol('handlerFailed');
 
 /** How often a created HTTP server checks its clients' header and request timeouts. */
 const TIMEOUT_CHECK_MS = 1_000;
+
+/** A server's events; `In` is what its connections read (see IncomingOf). */
+export interface WebSocketServerEvents<In extends Incoming = Message> {
+  /** A valid handshake awaits accept() or reject(); the listener may be async. */
+  request(request: WebSocketRequest<In>): void;
+  /** A connection was accepted (WebSocket-Node's name). */
+  connect(connection: WebSocketConnection<In>): void;
+  /** A connection was accepted, with its HTTP request (ws's name). */
+  connection(connection: WebSocketConnection<In>, request: IncomingMessage): void;
+  /** A connection ended, with its close code and reason. */
+  close(connection: WebSocketConnection<In>, code: number, reason: string): void;
+  /** A handshake failed and was answered (bad request, refused origin, timeout, client gone). */
+  upgradeError(error: WebSocketError, request: IncomingMessage): void;
+  /** The HTTP server created with `port` listens. */
+  listening(...args: unknown[]): void;
+  /** An application callback threw or rejected, or the created HTTP server failed. */
+  error(err: Error): void;
+}
+
+// The typed EventEmitter methods of the class below (see TypedEmitter in stream/typed-events).
+export interface WebSocketServer<O extends WebSocketServerOptions = WebSocketServerOptions> {
+  on<E extends keyof WebSocketServerEvents<IncomingOf<O>>>(
+    event: E,
+    listener: WebSocketServerEvents<IncomingOf<O>>[E],
+  ): this;
+  once<E extends keyof WebSocketServerEvents<IncomingOf<O>>>(
+    event: E,
+    listener: WebSocketServerEvents<IncomingOf<O>>[E],
+  ): this;
+  addListener<E extends keyof WebSocketServerEvents<IncomingOf<O>>>(
+    event: E,
+    listener: WebSocketServerEvents<IncomingOf<O>>[E],
+  ): this;
+  prependListener<E extends keyof WebSocketServerEvents<IncomingOf<O>>>(
+    event: E,
+    listener: WebSocketServerEvents<IncomingOf<O>>[E],
+  ): this;
+  prependOnceListener<E extends keyof WebSocketServerEvents<IncomingOf<O>>>(
+    event: E,
+    listener: WebSocketServerEvents<IncomingOf<O>>[E],
+  ): this;
+  off<E extends keyof WebSocketServerEvents<IncomingOf<O>>>(
+    event: E,
+    listener: WebSocketServerEvents<IncomingOf<O>>[E],
+  ): this;
+  removeListener<E extends keyof WebSocketServerEvents<IncomingOf<O>>>(
+    event: E,
+    listener: WebSocketServerEvents<IncomingOf<O>>[E],
+  ): this;
+  emit<E extends keyof WebSocketServerEvents<IncomingOf<O>>>(
+    event: E,
+    ...args: Parameters<WebSocketServerEvents<IncomingOf<O>>[E]>
+  ): boolean;
+}
 
 /**
  * A WebSocket server over HTTP/1.1 (and HTTPS), in the manner of WebSocket-Node, with ws's
@@ -88,9 +147,10 @@ const TIMEOUT_CHECK_MS = 1_000;
  * httpServer.listen(8080);
  * ```
  */
-export class WebSocketServer
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: see the interface above.
+export class WebSocketServer<const O extends WebSocketServerOptions = WebSocketServerOptions>
   extends EventEmitter
-  implements UpgradeEndpoint, ConnectionOwner<WebSocketConnection>
+  implements UpgradeEndpoint, ConnectionOwner<WebSocketConnection<IncomingOf<O>>>
 {
   /** The path this server takes upgrades for (undefined: every path). */
   readonly path: string | undefined;
@@ -99,8 +159,8 @@ export class WebSocketServer
   readonly #settings: ResolvedServerOptions;
   readonly #protocols: WebSocketServerOptions['protocols'];
   readonly #matchOrigin: OriginMatcher | undefined;
-  readonly #connections = new Set<WebSocketConnection>();
-  readonly #pending = new Set<WebSocketRequest>();
+  readonly #connections = new Set<WebSocketConnection<IncomingOf<O>>>();
+  readonly #pending = new Set<WebSocketRequest<IncomingOf<O>>>();
   readonly #context: RequestContext;
   #state: ServerState = 'open';
   #shutDown: Promise<void> | undefined;
@@ -110,7 +170,7 @@ export class WebSocketServer
    * @param listening called once the HTTP server created with `port` listens (ws's
    *   signature); with `httpServer` or `noServer` it is refused.
    */
-  constructor(options: WebSocketServerOptions, listening?: () => void) {
+  constructor(options: KnownOptions<O, WebSocketServerOptions>, listening?: () => void) {
     super({ captureRejections: true });
     if (options === null || typeof options !== 'object') {
       throw new InvalidArgumentError('WebSocketServer needs options: httpServer, port or noServer');
@@ -143,8 +203,12 @@ export class WebSocketServer
       connectionOptions: this.#settings.connection,
       extensions: extensionFactories(options, 'server'),
       handshakeTimeout: this.#settings.handshakeTimeout,
-      onAccept: (connection, request) => this.#adopt(connection, request),
-      onSettled: (request) => this.#pending.delete(request),
+      onAccept: (connection, request) =>
+        this.#adopt(
+          connection as WebSocketConnection<IncomingOf<O>>,
+          request as WebSocketRequest<IncomingOf<O>>,
+        ),
+      onSettled: (request) => this.#pending.delete(request as WebSocketRequest<IncomingOf<O>>),
       onServerReject: (error, request) => this.#upgradeError(error, request.httpRequest),
     };
     this.#ownServer =
@@ -158,7 +222,7 @@ export class WebSocketServer
    *
    * @example for (const ws of wss.clients) ws.ping();
    */
-  get clients(): ReadonlySet<WebSocketConnection> {
+  get clients(): ReadonlySet<WebSocketConnection<IncomingOf<O>>> {
     return this.#connections;
   }
 
@@ -167,7 +231,7 @@ export class WebSocketServer
    *
    * @example for (const ws of wss.connections) ws.ping();
    */
-  get connections(): WebSocketConnection[] {
+  get connections(): WebSocketConnection<IncomingOf<O>>[] {
     return [...this.#connections];
   }
 
@@ -229,10 +293,10 @@ export class WebSocketServer
     request: IncomingMessage,
     socket: NodeDuplex,
     head: Buffer = Buffer.alloc(0),
-    callback?: UpgradeCallback,
+    callback?: UpgradeCallback<IncomingOf<O>>,
   ): void {
     guardSocket(socket);
-    let wsRequest: WebSocketRequest | undefined;
+    let wsRequest: WebSocketRequest<IncomingOf<O>> | undefined;
     try {
       if (!this.shouldHandle(request)) {
         rejectUpgrade(socket, 404, 'No WebSocket endpoint at this path');
@@ -246,9 +310,7 @@ export class WebSocketServer
       if (wsRequest === undefined) return;
       this.#pending.add(wsRequest);
       if (callback !== undefined) {
-        wsRequest.once('requestAccepted', (connection: WebSocketConnection) =>
-          callback(connection, request),
-        );
+        wsRequest.once('requestAccepted', (connection) => callback(connection, request));
       }
       if (
         this.#settings.autoAccept ||
@@ -386,7 +448,7 @@ export class WebSocketServer
     request: IncomingMessage,
     socket: NodeDuplex,
     head: Buffer,
-  ): WebSocketRequest | undefined {
+  ): WebSocketRequest<IncomingOf<O>> | undefined {
     let info: ReturnType<typeof validateUpgradeRequest>;
     try {
       info = validateUpgradeRequest({
@@ -407,16 +469,19 @@ export class WebSocketServer
       this.#upgradeError(err, request);
       return undefined;
     }
-    return new WebSocketRequest(request, socket, head, info, this.#context);
+    return new WebSocketRequest<IncomingOf<O>>(request, socket, head, info, this.#context);
   }
 
-  #chooseProtocol(request: WebSocketRequest): string | undefined {
+  #chooseProtocol(request: WebSocketRequest<IncomingOf<O>>): string | undefined {
     if (this.#protocols === undefined) return undefined;
     return selectProtocol(request.requestedProtocols, this.#protocols);
   }
 
   /** Tracks a connection until it is gone (it tells us: no listener per connection). */
-  #adopt(connection: WebSocketConnection, request: WebSocketRequest): void {
+  #adopt(
+    connection: WebSocketConnection<IncomingOf<O>>,
+    request: WebSocketRequest<IncomingOf<O>>,
+  ): void {
     this.#connections.add(connection);
     connection[ownedBy](this);
     this.emit('connect', connection);
@@ -424,7 +489,7 @@ export class WebSocketServer
   }
 
   /** Called by an adopted connection once its transport is gone. */
-  [connectionGone](connection: WebSocketConnection): void {
+  [connectionGone](connection: WebSocketConnection<IncomingOf<O>>): void {
     if (!this.#connections.delete(connection)) return;
     this.emit('close', connection, connection.closeCode, connection.closeReason);
   }
@@ -446,7 +511,7 @@ export class WebSocketServer
    */
   #handlerFailed(
     err: unknown,
-    request: WebSocketRequest | undefined,
+    request: WebSocketRequest<Incoming> | undefined,
     socket: NodeDuplex | undefined,
   ): void {
     if (request !== undefined) request[serverReject](500, 'Internal Server Error');
@@ -457,7 +522,7 @@ export class WebSocketServer
   }
 
   /** Reports an application's failure in a handler it mounted (the router's). */
-  [handlerFailed](err: unknown, request: WebSocketRequest | undefined): void {
+  [handlerFailed](err: unknown, request: WebSocketRequest<Incoming> | undefined): void {
     this.#handlerFailed(err, request, undefined);
   }
 
@@ -503,7 +568,11 @@ export class WebSocketServer
   }
 }
 
-function closeQuietly(connection: WebSocketConnection, code: number, reason: string): void {
+function closeQuietly(
+  connection: WebSocketConnection<Incoming>,
+  code: number,
+  reason: string,
+): void {
   if (connection.destroyed || connection.writableEnded) return;
   connection.close(code, reason);
 }

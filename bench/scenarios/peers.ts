@@ -177,7 +177,8 @@ export async function startServer(lib: LibKey, settings: ServerSettings): Promis
         ws.once('close', () => open--);
         if (settings.mode === 'echo' && streamedEcho) {
           // Each message read as a stream and written back as one, never held whole.
-          ws.on('data', (message: IncomingMessage) => {
+          ws.on('data', (chunk) => {
+            const message = chunk as unknown as IncomingMessage;
             pipeline(message, ws.createMessageStream({ binary: message.binary })).catch(
               (err: Error) => ws.destroy(err),
             );
@@ -189,7 +190,8 @@ export async function startServer(lib: LibKey, settings: ServerSettings): Promis
           return;
         }
         const since = performance.now();
-        ws.on('data', (message: Readable) => {
+        ws.on('data', (chunk) => {
+          const message = chunk as unknown as Readable;
           const hash = createHash('sha256');
           let bytes = 0;
           const sink = new Writable({

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ClientOptions, connect } from '../client.js';
 import { HandshakeError, InvalidArgumentError } from '../protocol/errors.js';
+import type { Incoming } from '../stream/connection-events.js';
 import type { WebSocketConnection } from '../stream/websocket-connection.js';
 import { CliError, describeConnectError, ExitCode } from './errors.js';
 import { formatMs } from './output.js';
@@ -40,12 +41,12 @@ export async function dialLoop(
   for (;;) {
     let ws: WebSocketConnection;
     try {
-      ws = await connect(settings.url, {
+      ws = (await connect(settings.url, {
         ...settings.client,
         messageStreams: true,
         maxReceivedMessageSize: Number.POSITIVE_INFINITY,
         signal: settings.signal,
-      });
+      })) as WebSocketConnection<Incoming> as WebSocketConnection;
     } catch (err) {
       if (settings.signal.aborted) return ExitCode.Interrupted;
       const failure = describeConnectError(err, settings.url);

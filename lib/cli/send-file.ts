@@ -5,6 +5,7 @@ import { basename } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connect } from '../client.js';
+import type { Incoming } from '../stream/connection-events.js';
 import type { IncomingMessageStream } from '../stream/incoming-message-stream.js';
 import type { WebSocketConnection } from '../stream/websocket-connection.js';
 import {
@@ -85,11 +86,11 @@ export async function runSendFile(argv: readonly string[]): Promise<number> {
   };
   let ws: WebSocketConnection;
   try {
-    ws = await connect(url, {
+    ws = (await connect(url, {
       ...client,
       messageStreams: true,
       maxReceivedMessageSize: Number.POSITIVE_INFINITY,
-    });
+    })) as WebSocketConnection<Incoming> as WebSocketConnection;
   } catch (err) {
     throw describeConnectError(err, url);
   }

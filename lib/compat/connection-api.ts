@@ -104,7 +104,8 @@ function bridge(connection: WebSocketConnection): void {
     if (typeof chunk === 'string') connection.emit('message', { type: 'utf8', utf8Data: chunk });
     else if (Buffer.isBuffer(chunk))
       connection.emit('message', { type: 'binary', binaryData: chunk });
-    else if (chunk instanceof IncomingMessageStream) connection.emit('message', chunk);
-    else connection.emit('frame', WebSocketFrame.from(chunk));
+    else if (chunk instanceof IncomingMessageStream) {
+      (connection as unknown as WebSocketConnection<IncomingMessageStream>).emit('message', chunk);
+    } else connection.emit('frame', WebSocketFrame.from(chunk));
   });
 }

@@ -16,6 +16,7 @@ import {
   type UpgradeRequestInfo,
 } from '../protocol/handshake.js';
 import type { ExtensionOffer } from '../protocol/header-parser.js';
+import type { Incoming, Message } from '../stream/connection-events.js';
 import type { ResolvedConnectionOptions } from '../stream/connection-options.js';
 import { WebSocketConnection } from '../stream/websocket-connection.js';
 import { endWithResponse, guardSocket, rejectUpgrade, unguardSocket } from './upgrade-response.js';
@@ -29,11 +30,11 @@ export interface RequestContext {
   /** Time, in ms, the application has to accept or reject. 0 or Infinity: no limit. */
   handshakeTimeout: number;
   /** Called once a connection is made from this request. */
-  onAccept(connection: WebSocketConnection, request: WebSocketRequest): void;
+  onAccept(connection: WebSocketConnection, request: WebSocketRequest<Incoming>): void;
   /** Called once when the request stops being pending, however that happened. */
-  onSettled(request: WebSocketRequest): void;
+  onSettled(request: WebSocketRequest<Incoming>): void;
   /** Called when the server (not the application) fails the handshake: timeout, client gone. */
-  onServerReject(error: WebSocketError, request: WebSocketRequest): void;
+  onServerReject(error: WebSocketError, request: WebSocketRequest<Incoming>): void;
 }
 
 /** Who settled a request: the application (a second call is a bug) or the server. */
@@ -64,7 +65,52 @@ export const serverReject: unique symbol = Symbol('serverReject');
  * });
  * ```
  */
-export class WebSocketRequest extends EventEmitter {
+/** A request's events. */
+export interface WebSocketRequestEvents<In extends Incoming = Message> {
+  /** accept() made this connection. */
+  requestAccepted(connection: WebSocketConnection<In>): void;
+  /** The request was refused with this HTTP status (0: the client went away). */
+  requestRejected(status: number): void;
+}
+
+// The typed EventEmitter methods of the class below (see TypedEmitter in stream/typed-events).
+export interface WebSocketRequest<In extends Incoming = Message> {
+  on<E extends keyof WebSocketRequestEvents<In>>(
+    event: E,
+    listener: WebSocketRequestEvents<In>[E],
+  ): this;
+  once<E extends keyof WebSocketRequestEvents<In>>(
+    event: E,
+    listener: WebSocketRequestEvents<In>[E],
+  ): this;
+  addListener<E extends keyof WebSocketRequestEvents<In>>(
+    event: E,
+    listener: WebSocketRequestEvents<In>[E],
+  ): this;
+  prependListener<E extends keyof WebSocketRequestEvents<In>>(
+    event: E,
+    listener: WebSocketRequestEvents<In>[E],
+  ): this;
+  prependOnceListener<E extends keyof WebSocketRequestEvents<In>>(
+    event: E,
+    listener: WebSocketRequestEvents<In>[E],
+  ): this;
+  off<E extends keyof WebSocketRequestEvents<In>>(
+    event: E,
+    listener: WebSocketRequestEvents<In>[E],
+  ): this;
+  removeListener<E extends keyof WebSocketRequestEvents<In>>(
+    event: E,
+    listener: WebSocketRequestEvents<In>[E],
+  ): this;
+  emit<E extends keyof WebSocketRequestEvents<In>>(
+    event: E,
+    ...args: Parameters<WebSocketRequestEvents<In>[E]>
+  ): boolean;
+}
+
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: see the interface above.
+export class WebSocketRequest<In extends Incoming = Message> extends EventEmitter {
   /** The HTTP request of the upgrade. */
   readonly httpRequest: IncomingMessage;
   /** The request target as sent, e.g. '/chat?room=1'. */
@@ -164,7 +210,7 @@ export class WebSocketRequest extends EventEmitter {
     protocol?: string | null,
     origin?: string | null,
     headers?: HeaderMap,
-  ): WebSocketConnection {
+  ): WebSocketConnection<In> {
     void origin;
     const chosen =
       protocol === undefined || protocol === null || protocol === '' ? undefined : protocol;
@@ -196,7 +242,7 @@ export class WebSocketRequest extends EventEmitter {
     if (socket.destroyed || !socket.writable) {
       for (const extension of extensions) extension.dispose();
       this.#settle('accepted', 'application');
-      return deadConnection(this.#context.connectionOptions, chosen);
+      return deadConnection(this.#context.connectionOptions, chosen) as WebSocketConnection<In>;
     }
     this.#settle('accepted', 'application');
     (socket as Partial<net.Socket>).setTimeout?.(0);
@@ -210,9 +256,10 @@ export class WebSocketRequest extends EventEmitter {
     });
     this.#head = undefined;
     unguardSocket(socket);
-    this.emit('requestAccepted', connection);
+    const typed = connection as WebSocketConnection<In>;
+    this.emit('requestAccepted', typed);
     this.#context.onAccept(connection, this);
-    return connection;
+    return typed;
   }
 
   /**
@@ -275,13 +322,13 @@ export class WebSocketRequest extends EventEmitter {
     this.#context.onServerReject(error, this);
   }
 
-  #late(action: 'accept' | 'reject', protocol?: string): WebSocketConnection {
+  #late(action: 'accept' | 'reject', protocol?: string): WebSocketConnection<In> {
     if (this.#settledBy === 'application') {
       throw new InvalidArgumentError(
         `Cannot ${action} a WebSocket request that was already ${this.#state}: accept or reject it once`,
       );
     }
-    return deadConnection(this.#context.connectionOptions, protocol);
+    return deadConnection(this.#context.connectionOptions, protocol) as WebSocketConnection<In>;
   }
 
   #settle(state: WebSocketRequestState, by: SettledBy): void {

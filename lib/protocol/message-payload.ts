@@ -8,6 +8,9 @@
  * @see RFC 6455 §5.6 (data frames: text is UTF-8, binary is the application's)
  */
 
+/** What an application may send as a message: a string (text) or bytes (binary). */
+export type OutgoingMessage = string | BinaryData;
+
 /** Bytes an application may send as a binary message. */
 export type BinaryData = Uint8Array | ArrayBuffer | ArrayBufferView;
 

@@ -3,11 +3,17 @@ import type { Extension } from '../extensions/extension.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { validateCloseArguments } from '../protocol/close-payload.js';
 import type { ExtensionOffer } from '../protocol/header-parser.js';
-import { asBytes, invalidMessage, messagePayload } from '../protocol/message-payload.js';
+import {
+  asBytes,
+  invalidMessage,
+  messagePayload,
+  type SeedMessage,
+} from '../protocol/message-payload.js';
 import { Opcode } from '../protocol/opcodes.js';
 import { Duplex } from './bases.js';
 import type { StreamCallback } from './callbacks.js';
 import { ConnectionCore } from './connection-core.js';
+import type { ConnectionEvents, Incoming, Message, Outgoing } from './connection-events.js';
 import * as hook from './connection-hooks.js';
 import {
   type ConnectionInit,
@@ -23,6 +29,14 @@ import { startSelfEcho, stopSelfEcho } from './self-echo.js';
 /** The transport under a connection: a TCP or TLS socket, an HTTP/2 stream, a test pair. */
 export type Transport = NodeDuplex;
 
+export type {
+  ConnectionEvents,
+  Incoming,
+  IncomingOf,
+  Message,
+  Outgoing,
+  SeedFrame,
+} from './connection-events.js';
 export type { MessageStreamOptions, ReadyState, SendOptions } from './connection-options.js';
 export type { IncomingChunk } from './inbound-processor.js';
 
@@ -30,11 +44,36 @@ const EMPTY = Buffer.alloc(0);
 const NO_EXTENSIONS: readonly Extension[] = Object.freeze([]);
 
 /**
- * WebSocket-Node's face of the connection, installed on the prototype by
- * lib/compat/connection-api.ts when the package is imported (nothing here depends on it),
- * and the ready-state constants every instance has.
+ * The connection's typed face: its events (an unknown event name does not compile), what
+ * a read yields in its mode (`In`: string | Buffer, an IncomingMessageStream, or a Frame),
+ * WebSocket-Node's methods, installed on the prototype by lib/compat/connection-api.ts when
+ * the package is imported (nothing here depends on it), and the ready-state constants.
  */
-export interface WebSocketConnection {
+export interface WebSocketConnection<In extends Incoming = Message> {
+  // EventEmitter's methods, typed by the connection's events (see TypedEventMethods).
+  on<E extends keyof ConnectionEvents<In>>(event: E, listener: ConnectionEvents<In>[E]): this;
+  once<E extends keyof ConnectionEvents<In>>(event: E, listener: ConnectionEvents<In>[E]): this;
+  addListener<E extends keyof ConnectionEvents<In>>(
+    event: E,
+    listener: ConnectionEvents<In>[E],
+  ): this;
+  prependListener<E extends keyof ConnectionEvents<In>>(
+    event: E,
+    listener: ConnectionEvents<In>[E],
+  ): this;
+  prependOnceListener<E extends keyof ConnectionEvents<In>>(
+    event: E,
+    listener: ConnectionEvents<In>[E],
+  ): this;
+  off<E extends keyof ConnectionEvents<In>>(event: E, listener: ConnectionEvents<In>[E]): this;
+  removeListener<E extends keyof ConnectionEvents<In>>(
+    event: E,
+    listener: ConnectionEvents<In>[E],
+  ): this;
+  /** Reads the next message (or message stream, or Frame), or null when none is buffered. */
+  read(size?: number): In | null;
+  /** Reads the messages one by one; leaving the loop early closes with 1000. */
+  [Symbol.asyncIterator](): NodeJS.AsyncIterator<In>;
   /** Whether the connection is open (WebSocket-Node's name for `isOpen`). */
   readonly connected: boolean;
   /** The protocol version spoken: 13, the only one (RFC 6455). */
@@ -90,7 +129,7 @@ export interface WebSocketConnection {
  * ```
  */
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface above declares what compat/ and the prototype add.
-export class WebSocketConnection extends Duplex {
+export class WebSocketConnection<In extends Incoming = Message> extends Duplex {
   static readonly CONNECTING = 0;
   static readonly OPEN = 1;
   static readonly CLOSING = 2;
@@ -227,8 +266,12 @@ export class WebSocketConnection extends Duplex {
    * object) throws a TypeError rather than going out as "[object Object]". Returns what
    * `write()` returns.
    */
-  send(data: unknown, callback?: (err?: Error | null) => void): boolean;
-  send(data: unknown, options: SendOptions, callback?: (err?: Error | null) => void): boolean;
+  send(data: Outgoing<In> | SeedMessage, callback?: (err?: Error | null) => void): boolean;
+  send(
+    data: Outgoing<In> | SeedMessage,
+    options: SendOptions,
+    callback?: (err?: Error | null) => void,
+  ): boolean;
   send(
     data: unknown,
     optionsOrCallback?: SendOptions | ((err?: Error | null) => void),
@@ -268,6 +311,12 @@ export class WebSocketConnection extends Duplex {
    * Writes one message (see the class note). After the close, the callback gets a
    * ConnectionClosedError carrying the codes sent and received, and no 'error' is emitted.
    */
+  override write(chunk: Outgoing<In>, callback?: (err?: Error | null) => void): boolean;
+  override write(
+    chunk: Outgoing<In>,
+    encoding: BufferEncoding,
+    callback?: (err?: Error | null) => void,
+  ): boolean;
   override write(chunk: unknown, encoding?: unknown, callback?: unknown): boolean {
     if (this.writableEnded || this.destroyed || this.#core.closing) {
       const cb = typeof encoding === 'function' ? encoding : callback;
@@ -326,6 +375,10 @@ export class WebSocketConnection extends Duplex {
   }
 
   /** Adds the close code and reason to 'close', as ws's and WebSocket-Node's listeners expect. */
+  override emit<E extends keyof ConnectionEvents<In>>(
+    event: E,
+    ...args: Parameters<ConnectionEvents<In>[E]>
+  ): boolean;
   override emit(event: string | symbol, ...args: unknown[]): boolean {
     if (event === 'close' && args.length === 0) {
       return super.emit('close', this.#core.closeCode, this.#core.closeReason);

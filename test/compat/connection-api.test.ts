@@ -2,13 +2,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { installConnectionApi } from '../../lib/compat/connection-api.js';
 import type { Frame } from '../../lib/protocol/frame.js';
 import { Opcode } from '../../lib/protocol/opcodes.js';
+import type { Incoming } from '../../lib/stream/connection-events.js';
 import type { WebSocketConnection } from '../../lib/stream/websocket-connection.js';
 import { closeOf, connectionPair, type PairKind } from '../helpers/connections.js';
 
 // What importing the package does: the seed's face goes on the connection's prototype.
 installConnectionApi();
 
-const open: WebSocketConnection[] = [];
+const open: WebSocketConnection<Incoming>[] = [];
 afterEach(() => {
   for (const ws of open.splice(0)) ws.terminate();
 });

@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream';
+import type { Incoming } from '../../lib/stream/connection-events.js';
 import type { ConnectionOptions } from '../../lib/stream/connection-options.js';
 import { WebSocketConnection } from '../../lib/stream/websocket-connection.js';
 import { duplexPair } from './duplex-pair.js';
@@ -12,25 +13,26 @@ export async function connectionPair(
   serverOptions: ConnectionOptions = {},
   clientOptions: ConnectionOptions = {},
 ): Promise<{
-  server: WebSocketConnection;
-  client: WebSocketConnection;
+  // Any receive mode: the options decide, so the tests say what they read.
+  server: WebSocketConnection<Incoming>;
+  client: WebSocketConnection<Incoming>;
   transports: [Duplex, Duplex];
 }> {
   const [a, b] = kind === 'memory' ? duplexPair() : await tcpPair();
-  const server = new WebSocketConnection(a, { role: 'server', ...serverOptions });
-  const client = new WebSocketConnection(b, { role: 'client', ...clientOptions });
+  const server = new WebSocketConnection<Incoming>(a, { role: 'server', ...serverOptions });
+  const client = new WebSocketConnection<Incoming>(b, { role: 'client', ...clientOptions });
   return { server, client, transports: [a, b] };
 }
 
 /** Resolves once the emitter has emitted 'close', with its arguments. */
-export function closeOf(ws: WebSocketConnection): Promise<[number, string]> {
+export function closeOf(ws: WebSocketConnection<Incoming>): Promise<[number, string]> {
   return new Promise((resolve) =>
     ws.once('close', (code: number, reason: string) => resolve([code, reason])),
   );
 }
 
 /** Collects `count` chunks read from the connection. */
-export function readChunks(ws: WebSocketConnection, count: number): Promise<unknown[]> {
+export function readChunks(ws: WebSocketConnection<Incoming>, count: number): Promise<unknown[]> {
   return new Promise((resolve, reject) => {
     const out: unknown[] = [];
     const onData = (chunk: unknown) => {

@@ -54,7 +54,7 @@ const upgradeErrors: Record<string, number> = {};
 let accepted = 0;
 wss.on('connect', (ws: WebSocketConnection) => {
   accepted++;
-  ws.on('error', (err: { code?: string }) => {
+  ws.on('error', (err: Error & { code?: string }) => {
     const key = err.code ?? 'untyped';
     errors[key] = (errors[key] ?? 0) + 1;
   });

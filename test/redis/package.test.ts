@@ -114,9 +114,7 @@ export { reader, size, stats };
           target: 'ES2022',
           types: ['node'],
           noEmit: true,
-          // The core's own declarations do not pass a library check yet (WebSocketConnection's
-          // drop() against Readable's drop(): reported to the core); this checks our use of them.
-          skipLibCheck: true,
+          skipLibCheck: false,
         },
         files: ['consumer.ts'],
       }),

@@ -2,19 +2,20 @@ import { finished } from 'node:stream/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConnectionClosedError, ErrorCode } from '../../lib/protocol/errors.js';
 import { Opcode } from '../../lib/protocol/opcodes.js';
+import type { Incoming } from '../../lib/stream/connection-events.js';
 import { WebSocketConnection } from '../../lib/stream/websocket-connection.js';
 import { activeTimers, closeOf, connectionPair } from '../helpers/connections.js';
 import { duplexPair } from '../helpers/duplex-pair.js';
 import { closePayload, RawPeer } from '../helpers/raw-peer.js';
 import { tcpPair } from '../helpers/tcp-pair.js';
 
-const open: WebSocketConnection[] = [];
+const open: WebSocketConnection<Incoming>[] = [];
 afterEach(() => {
   for (const ws of open.splice(0)) ws.terminate();
 });
 
 /** Settles finished() into 'resolved' or the rejection's error, never hanging. */
-async function settle(ws: WebSocketConnection): Promise<'resolved' | Error> {
+async function settle(ws: WebSocketConnection<Incoming>): Promise<'resolved' | Error> {
   try {
     await finished(ws);
     return 'resolved';

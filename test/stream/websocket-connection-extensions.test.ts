@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'readable-stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Opcode } from '../../lib/protocol/opcodes.js';
+import type { Incoming } from '../../lib/stream/connection-events.js';
 import type { IncomingMessageStream } from '../../lib/stream/incoming-message-stream.js';
 import { WebSocketConnection } from '../../lib/stream/websocket-connection.js';
 import { closeOf, readChunks } from '../helpers/connections.js';
@@ -10,7 +11,7 @@ import { duplexPair } from '../helpers/duplex-pair.js';
 import { RawPeer } from '../helpers/raw-peer.js';
 import { ToyExtension } from '../helpers/toy-extension.js';
 
-const open: WebSocketConnection[] = [];
+const open: WebSocketConnection<Incoming>[] = [];
 afterEach(() => {
   for (const ws of open.splice(0)) ws.terminate();
 });
@@ -88,7 +89,8 @@ describe('extensions on the connection', () => {
     const { server, client } = extended({ messageStreams: true });
     const data = randomBytes(3 * 1024 * 1024);
     const received = new Promise<string>((resolve, reject) => {
-      server.once('data', (m: IncomingMessageStream) => {
+      server.once('data', (chunk) => {
+        const m = chunk as unknown as IncomingMessageStream;
         const hash = createHash('sha256');
         m.on('data', (c: Buffer) => hash.update(c));
         m.once('end', () => resolve(hash.digest('hex')));

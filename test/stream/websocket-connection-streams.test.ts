@@ -10,13 +10,14 @@ import { Readable, Transform, Writable } from 'readable-stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ProtocolError } from '../../lib/protocol/errors.js';
 import { Opcode } from '../../lib/protocol/opcodes.js';
+import type { Incoming } from '../../lib/stream/connection-events.js';
 import type { IncomingMessageStream } from '../../lib/stream/incoming-message-stream.js';
 import { WebSocketConnection } from '../../lib/stream/websocket-connection.js';
 import { closeOf, connectionPair, readChunks } from '../helpers/connections.js';
 import { duplexPair } from '../helpers/duplex-pair.js';
 import { RawPeer } from '../helpers/raw-peer.js';
 
-const open: WebSocketConnection[] = [];
+const open: WebSocketConnection<Incoming>[] = [];
 afterEach(() => {
   for (const ws of open.splice(0)) ws.terminate();
 });
@@ -82,7 +83,10 @@ describe('messages as streams', () => {
 
   it('validates UTF-8 of a text message stream as it arrives (1007 at the first bad fragment)', async () => {
     const [a, b] = duplexPair();
-    const server = new WebSocketConnection(a, { role: 'server', messageStreams: true });
+    const server = new WebSocketConnection<IncomingMessageStream>(a, {
+      role: 'server',
+      messageStreams: true,
+    });
     open.push(server);
     const peer = new RawPeer(b, 'client');
     const errors: unknown[] = [];

@@ -8,13 +8,14 @@ import {
 } from '../../lib/protocol/errors.js';
 import type { Frame } from '../../lib/protocol/frame.js';
 import { Opcode } from '../../lib/protocol/opcodes.js';
+import type { Incoming } from '../../lib/stream/connection-events.js';
 import { MessageAssembler } from '../../lib/stream/message-assembler.js';
 import { WebSocketConnection } from '../../lib/stream/websocket-connection.js';
 import { closeOf, connectionPair, type PairKind, readChunks } from '../helpers/connections.js';
 import { duplexPair } from '../helpers/duplex-pair.js';
 import { closePayload, RawPeer } from '../helpers/raw-peer.js';
 
-const open: WebSocketConnection[] = [];
+const open: WebSocketConnection<Incoming>[] = [];
 afterEach(() => {
   for (const ws of open.splice(0)) ws.terminate();
 });
@@ -105,8 +106,8 @@ describe.each<PairKind>(['memory', 'tcp'])('WebSocketConnection over %s', (kind)
     server.pipe(server);
     const big = [Buffer.alloc(16 * 1024 * 1024, 1), Buffer.alloc(16 * 1024 * 1024, 2)];
     const got = readChunks(client, 2);
-    client.write(big[0]);
-    client.write(big[1]);
+    client.write(big[0]!);
+    client.write(big[1]!);
     const echoed = (await got) as Buffer[];
     expect(echoed.map((b) => [b.length, b[0], b[b.length - 1]])).toEqual([
       [16 * 1024 * 1024, 1, 1],

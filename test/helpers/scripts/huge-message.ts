@@ -36,7 +36,7 @@ function source(hash: ReturnType<typeof createHash>): Readable {
 async function main(): Promise<void> {
   const started = Date.now();
   const [a, b] = await tcpPair();
-  const server = new WebSocketConnection(a, {
+  const server = new WebSocketConnection<IncomingMessageStream>(a, {
     role: 'server',
     messageStreams: true,
     maxReceivedMessageSize: Number.POSITIVE_INFINITY,
