@@ -228,6 +228,14 @@ class ClientHandshake {
       extensions,
     });
     socket.removeListener('error', ignoreError);
+    // The bytes that came with the 101 were read at once: if they broke a rule, the
+    // connection is already failed, before anyone could listen to it. The caller learns it
+    // here, from the promise, rather than from events that fired before it had the object.
+    const failure = connection.closeError;
+    if (failure !== undefined && connection.destroyed) {
+      this.#reject(failure);
+      return;
+    }
     this.#resolve(connection);
   }
 
