@@ -550,14 +550,18 @@ export class WebSocketServer<const O extends WebSocketServerOptions = WebSocketS
   #createServer(options: WebSocketServerOptions, listening: (() => void) | undefined): http.Server {
     const timeout = this.#settings.handshakeTimeout;
     const server = http.createServer(
-      timeout > 0 ? { connectionsCheckingInterval: Math.min(TIMEOUT_CHECK_MS, timeout) } : {},
+      timeout > 0
+        ? {
+            headersTimeout: timeout,
+            requestTimeout: timeout,
+            connectionsCheckingInterval: Math.min(TIMEOUT_CHECK_MS, timeout),
+          }
+        : {},
       (_req, res) => {
         res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
         res.end('Upgrade Required: this is a WebSocket endpoint');
       },
     );
-    server.headersTimeout = timeout;
-    server.requestTimeout = timeout;
     server.on('error', (err) => this.#handlerFailed(err, undefined, undefined));
     server.on('listening', () => {
       this.emit('listening');
