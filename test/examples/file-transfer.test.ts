@@ -33,6 +33,31 @@ afterAll(async () => {
 });
 
 describe('examples/file-sender.ts and examples/file-receiver.ts', () => {
+  it('send a file larger than the 64 MiB message limit with the defaults (streamed, never held)', async () => {
+    const big = join(dir, 'big.bin');
+    const chunk = randomBytes(1024 * 1024);
+    const hash = createHash('sha256');
+    const size = 80 * 1024 * 1024;
+    const parts: Buffer[] = [];
+    for (let i = 0; i < size / chunk.length; i++) {
+      chunk[0] = i; // every MiB different
+      hash.update(chunk);
+      parts.push(Buffer.from(chunk));
+    }
+    await writeFile(big, Buffer.concat(parts));
+    const bigSha = hash.digest('hex');
+    const out = join(dir, 'out-big');
+    const { child: receiver, port } = await startServerExample('file-receiver.ts', [
+      `--out=${out}`,
+    ]);
+    const sender = startExample('file-sender.ts', [big, `ws://127.0.0.1:${port}/`]);
+    const { code } = await sender.exited;
+    expect(code, sender.output).toBe(0);
+    expect(sender.lines).toContain(`receiver sha256 ${bigSha}: match`);
+    await receiver.waitFor(new RegExp(`^sha256 ${bigSha}$`));
+    await rm(big);
+  }, 120_000);
+
   it('send a file as one binary message; both ends print the same SHA-256', async () => {
     const out = join(dir, 'out1');
     const { child: receiver, port } = await startServerExample('file-receiver.ts', [
