@@ -8,6 +8,7 @@
 import { Duplex } from 'node:stream';
 import { setImmediate as tick } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { Incoming } from '../../lib/stream/connection-events.js';
 import { startSelfEcho, stopSelfEcho } from '../../lib/stream/self-echo.js';
 import type { WebSocketConnection } from '../../lib/stream/websocket-connection.js';
 import { closeOf, connectionPair, readChunks } from '../helpers/connections.js';
@@ -121,7 +122,7 @@ describe('startSelfEcho / stopSelfEcho on a Duplex', () => {
   });
 });
 
-const open: WebSocketConnection[] = [];
+const open: WebSocketConnection<Incoming>[] = [];
 afterEach(() => {
   for (const ws of open.splice(0)) ws.destroy();
 });
