@@ -46,7 +46,11 @@ export class CloseDriver {
       this.#timer = undefined;
     }
     if (decision.startTimer === true && this.#timer === undefined && !this.#stopped) {
-      this.#timer = setTimeout(() => this.apply(this.handshake.timeout()), this.#closeTimeout);
+      this.#timer = setTimeout(() => {
+        // The timer is spent: a decision made now (a deferred reply) may start the next wait.
+        this.#timer = undefined;
+        this.apply(this.handshake.timeout());
+      }, this.#closeTimeout);
       this.#timer.unref();
     }
   }

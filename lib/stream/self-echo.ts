@@ -40,5 +40,7 @@ export function stopSelfEcho(stream: NodeDuplex): void {
   stream.removeListener('data', onEchoData);
   stream.removeListener('drain', onEchoDrain);
   stream.removeListener('end', onEchoEnd);
+  // As unpipe() does: with nothing else reading, the stream pauses and keeps what comes.
+  if (stream.listenerCount('data') === 0) stream.pause();
   stream.emit('unpipe', stream);
 }

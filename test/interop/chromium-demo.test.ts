@@ -6,17 +6,12 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../lib/client.js';
 import type { WebSocketConnection } from '../../lib/stream/websocket-connection.js';
-import {
-  type Child,
-  ROOT,
-  requireProgram,
-  startServerExample,
-  stopAll,
-} from '../helpers/child-process.js';
+import { type Child, ROOT, startServerExample, stopAll } from '../helpers/child-process.js';
+import { launchChromium } from '../helpers/interop.js';
 import { until } from '../helpers/loopback-server.js';
 
 /**
@@ -38,12 +33,8 @@ let port: number;
 let watcher: WebSocketConnection | undefined;
 
 beforeAll(async () => {
-  const executablePath = requireProgram('/usr/bin/chromium', 'chromium');
   ({ child: server, port } = await startServerExample('libwebsockets-test-server.ts'));
-  browser = await chromium.launch({
-    executablePath,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {

@@ -1,11 +1,9 @@
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { launchChromium } from '../helpers/interop.js';
 import {
-  CHROMIUM,
-  CHROMIUM_ARGS,
   nextControl,
   type OurEchoServer,
-  requirePeer,
   requirePeersForEachTest,
   type ServerSide,
   startOurEchoServer,
@@ -140,12 +138,7 @@ let page: Page | undefined;
 
 // Fails every test of this file, loudly, when the browser is missing or does not start.
 requirePeersForEachTest(async () => {
-  requirePeer(CHROMIUM);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: CHROMIUM_ARGS,
-    timeout: 20_000,
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

@@ -1,11 +1,9 @@
 import { once } from 'node:events';
 import http, { type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import WebSocket, { type PerMessageDeflateOptions, WebSocketServer as WsServer } from 'ws';
-import { connect } from '../../lib/client.js';
+import type { PerMessageDeflateOptions } from 'ws';
 import type { PerMessageDeflateConfig } from '../../lib/extensions/permessage-deflate.js';
 import { WebSocketServer } from '../../lib/server.js';
 import type { WebSocketConnection } from '../../lib/stream/websocket-connection.js';
@@ -25,17 +23,23 @@ import {
   wireProblems,
 } from '../helpers/deflate-wire.js';
 import {
-  CHROMIUM,
-  CHROMIUM_ARGS,
+  Cleanups,
+  connectOurClient,
+  echoCommand,
+  expectSame,
+  launchChromium,
+  openWsClient,
+  PYTHON_SCRIPTS,
+  startWsEchoServer,
+} from '../helpers/interop.js';
+import {
   describeMessage,
   killAllPeers,
   type Message,
-  MessageQueue,
   ourClose,
   type PeerEvent,
   PeerProcess,
   PYTHON3,
-  requirePeer,
   requirePeersForEachTest,
   requirePythonModule,
   within,
@@ -56,12 +60,10 @@ import {
  */
 
 const MiB = 1024 * 1024;
-const SCRIPTS = fileURLToPath(new URL('./python/', import.meta.url));
-
-const cleanups: Array<() => Promise<void> | void> = [];
+const cleanups = new Cleanups();
 afterEach(async () => {
   await killAllPeers();
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  await cleanups.run();
   await closeAllRaw();
 });
 
@@ -102,16 +104,6 @@ function ourCompression(messages: readonly Message[], threshold = 1024): boolean
   return messages.map(
     (m) => (typeof m === 'string' ? Buffer.byteLength(m) : m.length) >= threshold,
   );
-}
-
-function expectSame(got: Message, sent: Message, what = describeMessage(sent)): void {
-  if (typeof sent === 'string') {
-    expect(typeof got, `${what}: type (got ${describeMessage(got)})`).toBe('string');
-    expect(got === sent, `${what}: content (got ${describeMessage(got)})`).toBe(true);
-  } else {
-    expect(Buffer.isBuffer(got), `${what}: type (got ${describeMessage(got)})`).toBe(true);
-    expect(sent.equals(got as Buffer), `${what}: content (got ${describeMessage(got)})`).toBe(true);
-  }
 }
 
 /** Checks both directions of a proxied connection; `toServer`/`toClient` are the plain messages. */
@@ -220,47 +212,6 @@ async function ourServer(perMessageDeflate: DeflateOption, page?: (wsPort: numbe
 
 // ------------------------------------------------------------------ ws
 
-/** The messages a ws socket receives, as our chunks (string for text, Buffer for binary). */
-class WsMessages {
-  readonly #messages: Message[] = [];
-  #wake: (() => void) | undefined;
-
-  constructor(ws: WebSocket) {
-    ws.on('message', (data: Buffer, isBinary: boolean) => {
-      this.#messages.push(isBinary ? data : data.toString('utf8'));
-      this.#wake?.();
-    });
-  }
-
-  async next(ms = 15_000): Promise<Message> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const message = this.#messages.shift();
-      if (message !== undefined) return message;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`ws received no message within ${ms} ms`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, left);
-        function done(): void {
-          clearTimeout(timer);
-          resolve();
-        }
-        this.#wake = done;
-      });
-      this.#wake = undefined;
-    }
-  }
-}
-
-/** Resolves with ws's CloseEvent fields. */
-function wsClosed(ws: WebSocket): Promise<{ code: number; wasClean: boolean }> {
-  return new Promise((resolve) => {
-    ws.addEventListener('close', (event) =>
-      resolve({ code: event.code, wasClean: event.wasClean }),
-    );
-  });
-}
-
 describe('ws server (compression on) with our client', () => {
   it.each([
     {
@@ -299,37 +250,22 @@ describe('ws server (compression on) with our client', () => {
     ours: DeflateOption | undefined;
     answer: string;
   }>)('$label', async ({ ws: wsOption, ours, answer }) => {
-    const wss = new WsServer({ host: '127.0.0.1', port: 0, perMessageDeflate: wsOption });
-    cleanups.push(async () => {
-      for (const socket of wss.clients) socket.terminate();
-      await within(
-        new Promise<void>((resolve) => wss.close(() => resolve())),
-        5_000,
-        'the ws server closing',
-      );
-    });
+    const { wss, port, accepted } = await startWsEchoServer(
+      { perMessageDeflate: wsOption },
+      cleanups,
+    );
     let wsAnswer: string | undefined;
     wss.on('headers', (headers: string[]) => {
       const line = headers.find((h) => /^sec-websocket-extensions:/i.test(h));
       wsAnswer = line?.slice(line.indexOf(':') + 1).trim();
     });
-    const peer = new Promise<[WebSocket, IncomingMessage]>((resolve) => {
-      wss.once('connection', (socket, request) => {
-        socket.on('message', (data: Buffer, isBinary: boolean) =>
-          socket.send(data, { binary: isBinary }),
-        );
-        resolve([socket, request]);
-      });
-    });
-    await within(once(wss, 'listening'), 5_000, 'the ws server listening');
-    const proxy = await RecordingProxy.start((wss.address() as AddressInfo).port);
-    const client = await connect(`ws://127.0.0.1:${proxy.port}/`, {
-      handshakeTimeout: 5_000,
-      ...(ours === undefined ? {} : { perMessageDeflate: ours }),
-    });
-    cleanups.push(() => client.terminate());
-    const [socket] = await within(peer, 5_000, 'the ws server accepting');
-    const queue = new MessageQueue(client);
+    const proxy = await RecordingProxy.start(port);
+    const { client, messages: queue } = await connectOurClient(
+      `ws://127.0.0.1:${proxy.port}/`,
+      { handshakeTimeout: 5_000, ...(ours === undefined ? {} : { perMessageDeflate: ours }) },
+      cleanups,
+    );
+    const { closed: peerClosed } = await within(accepted, 5_000, 'the ws server accepting');
 
     expect(canonicalHeader(wsAnswer)).toBe(answer);
     expect(canonicalExtensions(client.extensions)).toBe(answer);
@@ -349,10 +285,12 @@ describe('ws server (compression on) with our client', () => {
     expectSame(await queue.next(15_000), streamed, 'the message stream');
 
     const closed = ourClose(client);
-    const peerClosed = wsClosed(socket);
     client.close(1000);
     expect(await closed).toMatchObject({ code: 1000, wasClean: true });
-    expect(await within(peerClosed, 5_000, "ws's close")).toEqual({ code: 1000, wasClean: true });
+    expect(await within(peerClosed, 5_000, "ws's close")).toMatchObject({
+      code: 1000,
+      wasClean: true,
+    });
 
     const sent = [...messages, streamed];
     const ours1024 = ourCompression(messages);
@@ -405,24 +343,22 @@ describe('ws client (compression on) with our server', () => {
     answer: string;
   }>)('$label', async ({ ours, ws: wsOption, answer }) => {
     const server = await ourServer(ours);
-    const ws = new WebSocket(`ws://127.0.0.1:${server.proxy.port}/`, ['echo-protocol'], {
-      perMessageDeflate: wsOption,
-      handshakeTimeout: 5_000,
-    });
-    cleanups.push(() => ws.terminate());
     let wsSaw: string | undefined;
-    ws.once('upgrade', (response: IncomingMessage) => {
-      wsSaw = response.headers['sec-websocket-extensions'];
-    });
-    const messagesIn = new WsMessages(ws);
-    const wsClose = wsClosed(ws);
-    await within(
-      new Promise<void>((resolve, reject) => {
-        ws.once('open', () => resolve());
-        ws.once('error', reject);
-      }),
-      5_000,
-      'the ws client opening',
+    const {
+      ws,
+      messages: messagesIn,
+      closed: wsClose,
+    } = await openWsClient(
+      `ws://127.0.0.1:${server.proxy.port}/`,
+      {
+        perMessageDeflate: wsOption,
+        messageMs: 15_000,
+        beforeOpen: (socket) =>
+          socket.once('upgrade', (response: IncomingMessage) => {
+            wsSaw = response.headers['sec-websocket-extensions'];
+          }),
+      },
+      cleanups,
     );
     const side = await server.side();
     expect(canonicalHeader(wsSaw)).toBe(answer);
@@ -443,7 +379,10 @@ describe('ws client (compression on) with our server', () => {
     expectSame(await messagesIn.next(), streamed, 'our message stream');
 
     ws.close(1000);
-    expect(await within(wsClose, 5_000, "ws's close")).toEqual({ code: 1000, wasClean: true });
+    expect(await within(wsClose, 5_000, "ws's close")).toMatchObject({
+      code: 1000,
+      wasClean: true,
+    });
 
     const wsThreshold = typeof wsOption === 'object' ? (wsOption.threshold ?? 1024) : 1024;
     expectWire(
@@ -512,12 +451,6 @@ interface PythonMessage {
   sha256: string;
 }
 
-function echoCommand(message: Message): Record<string, unknown> {
-  return typeof message === 'string'
-    ? { cmd: 'echo', type: 'text', data: message }
-    : { cmd: 'echo', type: 'binary', b64: message.toString('base64') };
-}
-
 describe('python-websockets with compression on', () => {
   let version = '';
   requirePeersForEachTest(() => {
@@ -560,24 +493,30 @@ describe('python-websockets with compression on', () => {
     ] as Array<{ label: string; args: string[]; ours: DeflateOption | undefined; answer: string }>)(
       '$label',
       async ({ args, ours, answer }) => {
-        const peer = PeerProcess.spawn(PYTHON3, [`${SCRIPTS}deflate_echo_server.py`, ...args], {
-          name: `python-websockets ${version} deflate server`,
-          lifetimeMs: 60_000,
-        });
+        const peer = PeerProcess.spawn(
+          PYTHON3,
+          [`${PYTHON_SCRIPTS}deflate_echo_server.py`, ...args],
+          {
+            name: `python-websockets ${version} deflate server`,
+            lifetimeMs: 60_000,
+          },
+        );
         const listening = await peer.next('listening');
         const proxy = await RecordingProxy.start(listening.port as number);
-        const client = await connect(`ws://127.0.0.1:${proxy.port}/`, {
-          protocols: ['echo-protocol'],
-          handshakeTimeout: 5_000,
-          ...(ours === undefined ? {} : { perMessageDeflate: ours }),
-        });
-        cleanups.push(() => client.terminate());
+        const { client, messages: queue } = await connectOurClient(
+          `ws://127.0.0.1:${proxy.port}/`,
+          {
+            protocols: ['echo-protocol'],
+            handshakeTimeout: 5_000,
+            ...(ours === undefined ? {} : { perMessageDeflate: ours }),
+          },
+          cleanups,
+        );
         const report = pythonReport(await peer.next('deflate'));
         expect(canonicalHeader(report.accepted_extensions)).toBe(answer);
         expect(canonicalExtensions(client.extensions)).toBe(answer);
         expect(report.extensions).toEqual(pythonView(answer, 'server'));
 
-        const queue = new MessageQueue(client);
         const messages = interopMessages();
         for (const message of messages) client.write(message);
         for (const [i, message] of messages.entries()) {
@@ -647,7 +586,11 @@ describe('python-websockets with compression on', () => {
         const server = await ourServer(ours);
         const peer = PeerProcess.spawn(
           PYTHON3,
-          [`${SCRIPTS}deflate_echo_client.py`, `ws://127.0.0.1:${server.proxy.port}/`, ...args],
+          [
+            `${PYTHON_SCRIPTS}deflate_echo_client.py`,
+            `ws://127.0.0.1:${server.proxy.port}/`,
+            ...args,
+          ],
           { name: `python-websockets ${version} deflate client`, lifetimeMs: 60_000 },
         );
         const report = pythonReport(await peer.next('open'));
@@ -776,12 +719,7 @@ describe('headless Chromium with our server, compression on', () => {
   let browser: Browser | undefined;
   let page: Page | undefined;
   requirePeersForEachTest(async () => {
-    requirePeer(CHROMIUM);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: CHROMIUM_ARGS,
-      timeout: 20_000,
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();

@@ -1,13 +1,20 @@
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect } from '../../lib/client.js';
 import type { WebSocketConnection } from '../../lib/stream/websocket-connection.js';
+import {
+  Cleanups,
+  connectOurClient,
+  echoCommand,
+  expectSame,
+  mixedVectors,
+  PYTHON_SCRIPTS,
+  UNCOMPRESSED_ECHO_CLIENT,
+} from '../helpers/interop.js';
 import {
   binaryVectors,
   describeMessage,
   killAllPeers,
   type Message,
-  MessageQueue,
+  type MessageQueue,
   nextControl,
   type OurEchoServer,
   ourClose,
@@ -32,12 +39,10 @@ import {
  * permessage-deflate by default; we implement no extension, so none may be agreed.
  */
 
-const SCRIPTS = fileURLToPath(new URL('./python/', import.meta.url));
-
-const cleanups: Array<() => Promise<void> | void> = [];
+const cleanups = new Cleanups();
 afterEach(async () => {
   await killAllPeers();
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  await cleanups.run();
 });
 
 let version = '';
@@ -93,35 +98,6 @@ function expectReported(event: PeerEvent, sent: Message): void {
   }
 }
 
-/** Expects our connection to have received `sent`, with the same type. */
-function expectSame(got: Message, sent: Message): void {
-  const what = describeMessage(sent);
-  if (typeof sent === 'string') {
-    expect(typeof got, `${what}: type`).toBe('string');
-    expect(got === sent, `${what}: content (got ${describeMessage(got)})`).toBe(true);
-  } else {
-    expect(Buffer.isBuffer(got), `${what}: type (got ${describeMessage(got)})`).toBe(true);
-    expect(sent.equals(got as Buffer), `${what}: content (got ${describeMessage(got)})`).toBe(true);
-  }
-}
-
-function echoCommand(message: Message): Record<string, unknown> {
-  return typeof message === 'string'
-    ? { cmd: 'echo', type: 'text', data: message }
-    : { cmd: 'echo', type: 'binary', b64: message.toString('base64') };
-}
-
-function mixedVectors(): Message[] {
-  const text = textVectors();
-  const binary = binaryVectors().slice(0, -1);
-  const out: Message[] = [];
-  for (let i = 0; i < Math.max(text.length, binary.length); i++) {
-    if (i < text.length) out.push(text[i]!);
-    if (i < binary.length) out.push(binary[i]!);
-  }
-  return out;
-}
-
 // ------------------------------------------------------------ our server, python client
 
 describe('our server with the python-websockets client', () => {
@@ -135,7 +111,7 @@ describe('our server with the python-websockets client', () => {
     cleanups.push(() => server.close());
     const python = PeerProcess.spawn(
       PYTHON3,
-      ['-B', `${SCRIPTS}echo_client.py`, server.url, '--protocol', 'echo-protocol'],
+      ['-B', `${PYTHON_SCRIPTS}echo_client.py`, server.url, '--protocol', 'echo-protocol'],
       { name: `python-websockets ${version} client` },
     );
     const opened = field<ReportedOpen>(await python.next('open'));
@@ -172,7 +148,7 @@ describe('our server with the python-websockets client', () => {
 
   it('keeps each message its type, text and binary interleaved', async () => {
     const { python } = await open();
-    await echoAll(python, mixedVectors());
+    await echoAll(python, mixedVectors('text'));
   });
 
   it('answers python pings, and python answers ours', async () => {
@@ -218,7 +194,7 @@ describe('our server with the python-websockets client', () => {
 
 describe('our client with the python-websockets server', () => {
   async function startPython(): Promise<{ python: PeerProcess; port: number }> {
-    const python = PeerProcess.spawn(PYTHON3, ['-B', `${SCRIPTS}echo_server.py`], {
+    const python = PeerProcess.spawn(PYTHON3, ['-B', `${PYTHON_SCRIPTS}echo_server.py`], {
       name: `python-websockets ${version} server`,
     });
     const listening = await python.next('listening');
@@ -232,14 +208,11 @@ describe('our client with the python-websockets server', () => {
     opened: ReportedOpen;
   }> {
     const { python, port } = await startPython();
-    const client = await connect(`ws://127.0.0.1:${port}${path}`, {
-      protocols: ['echo-protocol'],
-      handshakeTimeout: 5_000,
-      // These cases test the uncompressed paths; compression has its own interop tests.
-      perMessageDeflate: false,
-    });
-    cleanups.push(() => client.terminate());
-    const messages = new MessageQueue(client);
+    const { client, messages } = await connectOurClient(
+      `ws://127.0.0.1:${port}${path}`,
+      UNCOMPRESSED_ECHO_CLIENT,
+      cleanups,
+    );
     const opened = field<ReportedOpen>(await python.next('open'));
     return { python, client, messages, opened };
   }
@@ -278,7 +251,7 @@ describe('our client with the python-websockets server', () => {
 
   it('keeps each message its type, text and binary interleaved', async () => {
     const { client, messages } = await open();
-    const vectors = mixedVectors();
+    const vectors = mixedVectors('text');
     for (const message of vectors) client.write(message);
     for (const message of vectors) expectSame(await messages.next(), message);
   });

@@ -1,15 +1,22 @@
 import { once } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import WebSocket, { WebSocketServer as WsServer } from 'ws';
-import { connect } from '../../lib/client.js';
+import type WebSocket from 'ws';
 import type { WebSocketConnection } from '../../lib/stream/websocket-connection.js';
 import {
+  Cleanups,
+  connectOurClient,
+  expectSame,
+  mixedVectors,
+  openWsClient,
+  startWsEchoServer,
+  UNCOMPRESSED_ECHO_CLIENT,
+  type WsClose,
+  type WsMessages,
+} from '../helpers/interop.js';
+import {
   binaryVectors,
-  describeMessage,
-  type Message,
-  MessageQueue,
+  type MessageQueue,
   nextControl,
   type OurEchoServer,
   ourClose,
@@ -26,84 +33,8 @@ import {
  * perMessageDeflate: false), and our client with the ws server.
  */
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-/** What ws reports at its end: the WHATWG CloseEvent's code, reason and wasClean. */
-interface WsClose {
-  code: number;
-  reason: string;
-  wasClean: boolean;
-}
-
-/** ws's close as a CloseEvent (registered at once, so that it cannot be missed). */
-function wsClosed(ws: WebSocket): Promise<WsClose> {
-  return new Promise((resolve) => {
-    ws.addEventListener('close', (event) =>
-      resolve({ code: event.code, reason: event.reason, wasClean: event.wasClean }),
-    );
-  });
-}
-
-/** The messages a ws socket receives, as our chunks (string for text, Buffer for binary). */
-class WsMessages {
-  readonly #messages: Message[] = [];
-  #wake: (() => void) | undefined;
-
-  constructor(ws: WebSocket) {
-    ws.on('message', (data: Buffer, isBinary: boolean) => {
-      this.#messages.push(isBinary ? data : data.toString('utf8'));
-      this.#wake?.();
-    });
-  }
-
-  async next(ms = 10_000): Promise<Message> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const message = this.#messages.shift();
-      if (message !== undefined) return message;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`ws received no message within ${ms} ms`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, left);
-        function done(): void {
-          clearTimeout(timer);
-          resolve();
-        }
-        this.#wake = done;
-      });
-      this.#wake = undefined;
-    }
-  }
-}
-
-/** Expects `got` to be `sent`, with the same type (text stays text, binary stays binary). */
-function expectSame(got: Message, sent: Message): void {
-  const what = describeMessage(sent);
-  if (typeof sent === 'string') {
-    expect(typeof got, `${what}: type`).toBe('string');
-    // Compared as a whole but reported briefly: a 120 kB diff helps nobody.
-    expect(got === sent, `${what}: content (got ${describeMessage(got)})`).toBe(true);
-  } else {
-    expect(Buffer.isBuffer(got), `${what}: type (got ${describeMessage(got)})`).toBe(true);
-    expect((got as Buffer).length, `${what}: length`).toBe(sent.length);
-    expect(sent.equals(got as Buffer), `${what}: content`).toBe(true);
-  }
-}
-
-/** Text and binary vectors interleaved, so that a type mix-up or a merge would show. */
-function mixedVectors(): Message[] {
-  const text = textVectors();
-  const binary = binaryVectors().slice(0, -1); // the 5 MiB one has its own test
-  const out: Message[] = [];
-  for (let i = 0; i < Math.max(text.length, binary.length); i++) {
-    if (i < binary.length) out.push(binary[i]!);
-    if (i < text.length) out.push(text[i]!);
-  }
-  return out;
-}
+const cleanups = new Cleanups();
+afterEach(() => cleanups.run());
 
 // ------------------------------------------------------------------ our server, ws client
 
@@ -120,21 +51,11 @@ describe.each([
   }> {
     const server = await startOurEchoServer();
     cleanups.push(() => server.close());
-    const ws = new WebSocket(server.url, ['echo-protocol'], {
-      perMessageDeflate,
-      handshakeTimeout: 5_000,
-    });
-    cleanups.push(() => ws.terminate());
-    const messages = new WsMessages(ws);
-    const wsClose = wsClosed(ws);
-    await within(
-      new Promise<void>((resolve, reject) => {
-        ws.once('open', () => resolve());
-        ws.once('error', reject);
-      }),
-      5_000,
-      'the ws client opening',
-    );
+    const {
+      ws,
+      messages,
+      closed: wsClose,
+    } = await openWsClient(server.url, { perMessageDeflate }, cleanups);
     const serverSide = await server.nextConnection();
     return { server, ws, messages, wsClose, serverSide };
   }
@@ -172,7 +93,7 @@ describe.each([
 
   it('keeps each message its type and its boundaries, text and binary interleaved', async () => {
     const { ws, messages } = await open();
-    const vectors = mixedVectors();
+    const vectors = mixedVectors('binary');
     for (const message of vectors) ws.send(message);
     for (const message of vectors) expectSame(await messages.next(), message);
   });
@@ -245,39 +166,24 @@ describe.each([
     peerClose: Promise<WsClose>;
     headers: IncomingHttpHeaders;
   }> {
-    const wss = new WsServer({
-      host: '127.0.0.1',
-      port: 0,
-      perMessageDeflate,
-      handleProtocols: (protocols) => (protocols.has('echo-protocol') ? 'echo-protocol' : false),
-    });
-    cleanups.push(async () => {
-      for (const socket of wss.clients) socket.terminate();
-      await within(
-        new Promise<void>((resolve) => wss.close(() => resolve())),
-        5_000,
-        'the ws server closing',
-      );
-    });
-    const accepted = new Promise<[WebSocket, IncomingHttpHeaders, Promise<WsClose>]>((resolve) => {
-      wss.once('connection', (socket, request) => {
-        socket.on('message', (data: Buffer, isBinary: boolean) =>
-          socket.send(data, { binary: isBinary }),
-        );
-        resolve([socket, request.headers, wsClosed(socket)]);
-      });
-    });
-    await within(once(wss, 'listening'), 5_000, 'the ws server listening');
-    const { port } = wss.address() as AddressInfo;
-    const client = await connect(`ws://127.0.0.1:${port}/`, {
-      protocols: ['echo-protocol'],
-      handshakeTimeout: 5_000,
-      // These cases test the uncompressed paths; compression has its own interop tests.
-      perMessageDeflate: false,
-    });
-    cleanups.push(() => client.terminate());
-    const messages = new MessageQueue(client);
-    const [peer, headers, peerClose] = await within(accepted, 5_000, 'the ws server accepting');
+    const { port, accepted } = await startWsEchoServer(
+      {
+        perMessageDeflate,
+        handleProtocols: (protocols) => (protocols.has('echo-protocol') ? 'echo-protocol' : false),
+      },
+      cleanups,
+    );
+    const { client, messages } = await connectOurClient(
+      `ws://127.0.0.1:${port}/`,
+      UNCOMPRESSED_ECHO_CLIENT,
+      cleanups,
+    );
+    const {
+      socket: peer,
+      request,
+      closed: peerClose,
+    } = await within(accepted, 5_000, 'the ws server accepting');
+    const headers = request.headers;
     return { client, messages, peer, peerClose, headers };
   }
 
@@ -313,7 +219,7 @@ describe.each([
 
   it('keeps each message its type and its boundaries, text and binary interleaved', async () => {
     const { client, messages } = await open();
-    const vectors = mixedVectors();
+    const vectors = mixedVectors('binary');
     for (const message of vectors) client.write(message);
     for (const message of vectors) expectSame(await messages.next(), message);
   });
