@@ -7,7 +7,7 @@
  *
  * Run: npm run bench [-- --quick] [-- --only=1,4,7] [-- --runs=N] [-- --time-ms=MS]
  *        [-- --variants=ours,ws] [-- --ours-options=JSON] [-- --ours-echo=streams]
- *        [-- --cpu-prof-dir=DIR] [-- --no-build]
+ *        [-- --cpu-prof-dir=DIR] [-- --no-build] [-- --many-connections=N]
  *      npm run bench -- --render=bench/results/latest.json
  *
  * Each echo figure is measured in 5 rounds of 1.5 s (after 0.3 s of warm-up), the memory and
@@ -20,6 +20,7 @@
  * --only=N,M: only those scenarios (1 to 12; 9, fan-out across processes through Redis,
  *   needs redis-server; 12 raises its processes' limit on open files, beyond the hard
  *   limit only as root).
+ * --many-connections=N: scenario 12 with N connections instead of 100,000 (5,000 quick).
  * --ours-options=JSON: connection options for our server and client (e.g.
  *   '{"fragmentOutgoingMessages":false}'), to measure a setting against the defaults.
  * --ours-echo=streams: our echo server reads each message as a stream and pipes it into
@@ -182,6 +183,7 @@ async function main(): Promise<void> {
   const profileDir = option('cpu-prof-dir');
   const { workerScript, oursUrl } = await build(flag('no-build'));
   const runsOption = option('runs');
+  const manyOption = option('many-connections');
   const oursOptions = option('ours-options') ?? '';
   const oursEcho = option('ours-echo') ?? 'pipe';
   if (oursEcho !== 'pipe' && oursEcho !== 'streams')
@@ -207,7 +209,7 @@ async function main(): Promise<void> {
     openLoopMs: Number(timeMs ?? (quick ? 1000 : 4000)),
     broadcastConnections: quick ? 2000 : 10_000,
     broadcastCount: quick ? 20 : 100,
-    manyConnections: quick ? 5000 : 100_000,
+    manyConnections: Number(manyOption ?? (quick ? 5000 : 100_000)),
     manyRuns: Number(runsOption ?? 1),
   };
   const partial =
@@ -217,6 +219,7 @@ async function main(): Promise<void> {
     oursOptions !== '' ||
     oursEcho !== 'pipe' ||
     runsOption !== undefined ||
+    manyOption !== undefined ||
     timeMs !== undefined;
   const host = machine();
   const measured = revision();

@@ -79,9 +79,10 @@ export interface LaunchOptions {
   startTimeoutMs?: number;
   /**
    * Open files it needs (a socket is one): when above this process's own limit, the worker
-   * is started through `sh -c 'ulimit -n N'`, which raises its soft and hard limits (root
-   * may raise the hard limit; others only up to it, or the worker fails to start with the
-   * shell's message).
+   * is started through `sh -c 'ulimit -n N'`, which raises its soft and hard limits. Only a
+   * process with CAP_SYS_RESOURCE (root, unless a container drops it) may raise the hard
+   * limit; where that fails the worker gets its hard limit, which it reports as `openFiles`
+   * in its info for the caller to check.
    */
   openFiles?: number;
 }
@@ -126,7 +127,7 @@ export function startWorker(
           execPath: '/bin/sh',
           execArgv: [
             '-c',
-            `ulimit -n ${openFiles} && exec "$0" "$@"`,
+            `ulimit -n ${openFiles} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"`,
             process.execPath,
             ...nodeArgv,
           ],

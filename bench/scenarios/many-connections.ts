@@ -67,6 +67,19 @@ function resourceDiff(before: Record<string, number>, after: Record<string, numb
     .map((k) => `${k}: ${before[k] ?? 0} -> ${after[k] ?? 0}`);
 }
 
+/**
+ * Fails at once, saying why, when a worker could not get the open files its connections
+ * need (e.g. in a container that drops CAP_SYS_RESOURCE, where even root cannot raise the
+ * hard limit).
+ */
+function checkOpenFiles(worker: Worker, connections: number): void {
+  const limit = worker.info.openFiles as number | null; // null: no limit found (JSON Infinity)
+  if (limit === null || limit >= connections + 100) return;
+  throw new Error(
+    `${worker.name}: its limit on open files is ${limit.toLocaleString('en-US')} and could not be raised; ${connections.toLocaleString('en-US')} connections need ${(connections + 100).toLocaleString('en-US')} (raising the hard limit needs CAP_SYS_RESOURCE, e.g. root outside a container, or docker run --ulimit nofile=200000:200000; or measure fewer with --many-connections=N)`,
+  );
+}
+
 const mib = (bytes: number) => `${(bytes / MiB).toFixed(1)} MiB`;
 
 export const MANY_CONNECTIONS_SCENARIO: Scenario = {
@@ -103,21 +116,15 @@ export const MANY_CONNECTIONS_SCENARIO: Scenario = {
           { openFiles: count + SPARE_FILES },
         );
         workers.push(server);
+        checkOpenFiles(server, count);
         const clients: Worker[] = [];
         for (let i = 0; i < CLIENTS; i++) {
-          clients.push(await ctx.start(v, 'client', undefined, { openFiles: share + SPARE_FILES }));
-        }
-        workers.push(...clients);
-        for (const [w, need] of [
-          [server, count],
-          ...clients.map((c) => [c, share] as const),
-        ] as const) {
-          const limit = w.info.openFiles as number | null;
-          if (limit !== null && limit < need + 100) {
-            throw new Error(
-              `${w.name}: its limit on open files is ${limit}, ${need.toLocaleString('en-US')} connections need more (the hard limit can be raised by root only)`,
-            );
-          }
+          const client = await ctx.start(v, 'client', undefined, {
+            openFiles: share + SPARE_FILES,
+          });
+          workers.push(client);
+          checkOpenFiles(client, share);
+          clients.push(client);
         }
         const port = server.info.port as number;
         // What the server holds before its first connection (the listening server, the IPC
