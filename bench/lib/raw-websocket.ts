@@ -54,7 +54,9 @@ export class RawWebSocket {
   /** The first protocol error seen (a masked frame, a bad length, an unexpected opcode). */
   failure: Error | undefined;
   #onMessage: RawMessageHandler = () => {};
-  #pending: Buffer | undefined;
+  /** Bytes received and not yet parsed, as they came. */
+  #chunks: Buffer[] = [];
+  #buffered = 0;
   #fragments: Buffer[] = [];
   #fragmentOpcode = 0;
   #closeReceived = false;
@@ -68,15 +70,18 @@ export class RawWebSocket {
     this.#onMessage = handler;
   }
 
-  /** Parses the bytes that follow the handshake, frame by frame, across chunk boundaries. */
+  /**
+   * Parses the bytes that follow the handshake, frame by frame. A frame that lies in one
+   * chunk is handed over as a slice of it; only a frame split across chunks is copied, and
+   * only its own bytes (16 KiB frames straddle most 64 KiB reads).
+   */
   push(chunk: Buffer): void {
-    let data = this.#pending === undefined ? chunk : Buffer.concat([this.#pending, chunk]);
-    this.#pending = undefined;
-    let at = 0;
-    while (this.failure === undefined) {
-      if (data.length - at < 2) break;
-      const b0 = data[at]!;
-      const b1 = data[at + 1]!;
+    this.#chunks.push(chunk);
+    this.#buffered += chunk.length;
+    while (this.failure === undefined && this.#buffered >= 2) {
+      const head = this.#peek(Math.min(this.#buffered, 10));
+      const b0 = head[0]!;
+      const b1 = head[1]!;
       if ((b1 & 0x80) !== 0) {
         this.#fail(new Error('raw client: a masked frame from the server'));
         return;
@@ -84,12 +89,12 @@ export class RawWebSocket {
       let length = b1 & 0x7f;
       let header = 2;
       if (length === 126) {
-        if (data.length - at < 4) break;
-        length = data.readUInt16BE(at + 2);
+        if (head.length < 4) return;
+        length = head.readUInt16BE(2);
         header = 4;
       } else if (length === 127) {
-        if (data.length - at < 10) break;
-        const big = data.readBigUInt64BE(at + 2);
+        if (head.length < 10) return;
+        const big = head.readBigUInt64BE(2);
         if (big > 2n ** 31n) {
           this.#fail(new Error(`raw client: a frame of ${big} bytes`));
           return;
@@ -97,16 +102,39 @@ export class RawWebSocket {
         length = Number(big);
         header = 10;
       }
-      if (data.length - at < header + length) break;
-      const payload = data.subarray(at + header, at + header + length);
-      at += header + length;
-      this.#frame((b0 & 0x80) !== 0, b0 & 0x0f, payload);
+      if (this.#buffered < header + length) return;
+      const frame = this.#take(header + length);
+      this.#frame((b0 & 0x80) !== 0, b0 & 0x0f, frame.subarray(header));
     }
-    if (at < data.length) {
-      // Keep only the incomplete frame (a copy, so the chunk it came in can go).
-      data = data.subarray(at);
-      this.#pending = Buffer.from(data);
+  }
+
+  /** The first `n` bytes buffered (a slice when the first chunk holds them). */
+  #peek(n: number): Buffer {
+    const first = this.#chunks[0]!;
+    if (first.length >= n) return first;
+    return Buffer.concat(this.#chunks, n);
+  }
+
+  /** Removes and returns the first `n` bytes buffered (copied only if they span chunks). */
+  #take(n: number): Buffer {
+    this.#buffered -= n;
+    const first = this.#chunks[0]!;
+    if (first.length >= n) {
+      if (first.length === n) this.#chunks.shift();
+      else this.#chunks[0] = first.subarray(n);
+      return first.subarray(0, n);
     }
+    const out = Buffer.allocUnsafe(n);
+    let at = 0;
+    while (at < n) {
+      const chunk = this.#chunks[0]!;
+      const part = Math.min(chunk.length, n - at);
+      chunk.copy(out, at, 0, part);
+      at += part;
+      if (part === chunk.length) this.#chunks.shift();
+      else this.#chunks[0] = chunk.subarray(part);
+    }
+    return out;
   }
 
   #frame(fin: boolean, opcode: number, payload: Buffer): void {
