@@ -7,16 +7,20 @@
  *
  * Run: npm run bench [-- --quick] [-- --only=1,4,7] [-- --runs=N] [-- --time-ms=MS]
  *        [-- --variants=ours,ws] [-- --ours-options=JSON] [-- --ours-echo=streams]
- *        [-- --cpu-prof-dir=DIR] [-- --no-build]
+ *        [-- --cpu-prof-dir=DIR] [-- --no-build] [-- --many-connections=N]
  *      npm run bench -- --render=bench/results/latest.json
  *
  * Each echo figure is measured in 5 rounds of 1.5 s (after 0.3 s of warm-up), the memory and
- * streaming figures in 3 (they are long, and steady from run to run).
+ * streaming figures in 3 (they are long, and steady from run to run), the open loop (10) in
+ * 5 rounds of 4 s (after 1 s), the broadcasts (11) in 3, the 100,000 connections (12) once.
  *
- * --quick: one run each, short phases, small scenario 6/7/8 sizes (a smoke run).
- * --runs=N: N rounds for every figure; --time-ms=MS: measured phase of an echo run.
- * --only=N,M: only those scenarios (1 to 9; 9, fan-out across processes through Redis,
- *   needs redis-server).
+ * --quick: one run each, short phases, small sizes for 6-12 (a smoke run).
+ * --runs=N: N rounds for every figure; --time-ms=MS: measured phase of an echo run (and of
+ *   the open loop).
+ * --only=N,M: only those scenarios (1 to 12; 9, fan-out across processes through Redis,
+ *   needs redis-server; 12 raises its processes' limit on open files, beyond the hard
+ *   limit only as root).
+ * --many-connections=N: scenario 12 with N connections instead of 100,000 (5,000 quick).
  * --ours-options=JSON: connection options for our server and client (e.g.
  *   '{"fragmentOutgoingMessages":false}'), to measure a setting against the defaults.
  * --ours-echo=streams: our echo server reads each message as a stream and pipes it into
@@ -53,11 +57,23 @@ import {
   type VariantKey,
 } from './lib/suite-results.js';
 import { footnoteFor, ratioChart } from './lib/svg-chart.js';
+import { BROADCAST_SCENARIO } from './scenarios/broadcast.js';
 import { FANOUT_SCENARIO } from './scenarios/fanout.js';
+import { MANY_CONNECTIONS_SCENARIO } from './scenarios/many-connections.js';
+import { OPEN_LOOP_SCENARIO } from './scenarios/open-loop.js';
 import { SCENARIOS as ECHO_SCENARIOS, type SuiteConfig, SuiteContext } from './scenarios/suite.js';
 
-/** Every scenario, in order: the library against ws (1-8), then across processes (9). */
-const SCENARIOS = [...ECHO_SCENARIOS, FANOUT_SCENARIO];
+/**
+ * Every scenario, in order: the library against ws (1-8), across processes (9), then many
+ * connections against ws (10-12).
+ */
+const SCENARIOS = [
+  ...ECHO_SCENARIOS,
+  FANOUT_SCENARIO,
+  OPEN_LOOP_SCENARIO,
+  BROADCAST_SCENARIO,
+  MANY_CONNECTIONS_SCENARIO,
+];
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const resultsDir = join(root, 'bench', 'results');
@@ -151,7 +167,7 @@ async function main(): Promise<void> {
     .filter((s) => s !== '')
     .map(Number);
   for (const n of only) {
-    if (!SCENARIOS.some((s) => s.n === n)) throw new Error(`--only: no scenario ${n} (1 to 9)`);
+    if (!SCENARIOS.some((s) => s.n === n)) throw new Error(`--only: no scenario ${n} (1 to 12)`);
   }
   const timeMs = option('time-ms');
   const variantOption = option('variants');
@@ -167,6 +183,7 @@ async function main(): Promise<void> {
   const profileDir = option('cpu-prof-dir');
   const { workerScript, oursUrl } = await build(flag('no-build'));
   const runsOption = option('runs');
+  const manyOption = option('many-connections');
   const oursOptions = option('ours-options') ?? '';
   const oursEcho = option('ours-echo') ?? 'pipe';
   if (oursEcho !== 'pipe' && oursEcho !== 'streams')
@@ -187,6 +204,13 @@ async function main(): Promise<void> {
     variants: variantFilter,
     oursOptions,
     oursEcho,
+    openLoopConnections: 1000,
+    openLoopWarmupMs: quick ? 300 : 1000,
+    openLoopMs: Number(timeMs ?? (quick ? 1000 : 4000)),
+    broadcastConnections: quick ? 2000 : 10_000,
+    broadcastCount: quick ? 20 : 100,
+    manyConnections: Number(manyOption ?? (quick ? 5000 : 100_000)),
+    manyRuns: Number(runsOption ?? 1),
   };
   const partial =
     quick ||
@@ -195,6 +219,7 @@ async function main(): Promise<void> {
     oursOptions !== '' ||
     oursEcho !== 'pipe' ||
     runsOption !== undefined ||
+    manyOption !== undefined ||
     timeMs !== undefined;
   const host = machine();
   const measured = revision();
@@ -331,7 +356,7 @@ function render(results: SuiteResults): { report: string; markdown: string; svg:
   const notes = [
     'Absolute figures: median of the runs ±half their spread (max-min)/median. MB/s: payload bytes (10^6) echoed (or received) per second; msg/s: messages echoed per second; KiB/conn: server memory growth per connection after GC; MiB: peak RSS (maxRSS) of the process.',
     'Ratios: median (lowest-highest) of the per-run ratios, each run paired with the ws run of the same round. "higher"/"lower": which way is better for the figure.',
-    "CPU per message: user + system time of the client process over the measured phase, divided by its messages, plus the server process's over the whole run (warm-up, connection setup and close included), divided by all the messages it echoed.",
+    "CPU per message: user + system time of the client process over the measured phase, divided by its messages, plus the server process's over the whole run (warm-up, connection setup and close included), divided by all the messages it echoed; for 10-p50 (the open loop), both processes' over the measured phase alone.",
     `ws = ws ${versions.ws} with bufferutil (its masking add-on; on Node 20 ws validates UTF-8 with node's own buffer.isUtf8 either way); ws (no add-ons) = WS_NO_BUFFER_UTIL=1 WS_NO_UTF_8_VALIDATE=1; websocket = WebSocket-Node ${versions.websocket} (its own bufferutil); plain TCP = 4-byte length prefix, store-and-forward echo (bench/lib/length-prefix.ts).`,
   ];
   // One note per reason, listing the figures and variants it applies to.

@@ -5,6 +5,7 @@
  * does not share a process with the others.
  */
 import { type ChildProcess, fork } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 /** A request to a worker; `cmd` names what to do. */
 export interface WorkerRequest {
@@ -72,6 +73,33 @@ export class Worker {
   }
 }
 
+/** How a worker is launched, beyond its script and arguments. */
+export interface LaunchOptions {
+  /** How long it may take to announce itself (ms). Default 20,000. */
+  startTimeoutMs?: number;
+  /**
+   * Open files it needs (a socket is one): when above this process's own limit, the worker
+   * is started through `sh -c 'ulimit -n N'`, which raises its soft and hard limits. Only a
+   * process with CAP_SYS_RESOURCE (root, unless a container drops it) may raise the hard
+   * limit; where that fails the worker gets its hard limit, which it reports as `openFiles`
+   * in its info for the caller to check.
+   */
+  openFiles?: number;
+}
+
+/** This process's soft limit on open files (from /proc; Infinity where there is none). */
+export function ownOpenFileLimit(): number {
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max open files'));
+    const soft = Number(line?.split(/\s{2,}/)[1]);
+    return Number.isFinite(soft) ? soft : Number.POSITIVE_INFINITY;
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
+}
+
 /**
  * Starts `script` with `args` in a child process and waits for it to announce itself with
  * {@link serveRequests}. A TypeScript script runs through tsx; a JavaScript one (`.js`,
@@ -85,11 +113,26 @@ export function startWorker(
   args: string[],
   env: Record<string, string | undefined> = {},
   execArgv: string[] = [],
-  startTimeoutMs = 20_000,
+  launch: LaunchOptions = {},
 ): Promise<Worker> {
+  const startTimeoutMs = launch.startTimeoutMs ?? 20_000;
   const loader = /\.[cm]?js$/.test(script) ? [] : ['--import', 'tsx'];
+  const nodeArgv = ['--expose-gc', ...loader, ...execArgv];
+  const openFiles = launch.openFiles ?? 0;
+  // fork() runs `execPath ...execArgv script ...args`: through the shell, node is its $0.
+  const raise = openFiles > ownOpenFileLimit();
   const child = fork(script, args, {
-    execArgv: ['--expose-gc', ...loader, ...execArgv],
+    ...(raise
+      ? {
+          execPath: '/bin/sh',
+          execArgv: [
+            '-c',
+            `ulimit -n ${openFiles} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"`,
+            process.execPath,
+            ...nodeArgv,
+          ],
+        }
+      : { execArgv: nodeArgv }),
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

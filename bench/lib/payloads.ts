@@ -105,3 +105,22 @@ export class FileLikeSource extends Readable {
     this.push(chunk);
   }
 }
+
+/**
+ * Returns broadcast number `id` of a run: `size` bytes (binary) or `size` ASCII characters
+ * (text), from a PRNG seeded with the id and the size, so that the server and every
+ * receiver derive the same message independently and a message lost, repeated, reordered
+ * or corrupted fails the receiver's byte-for-byte comparison.
+ */
+export function broadcastPayload(id: number, size: number, binary: boolean): Buffer | string {
+  const random = prng(id * 2_654_435_761 + size);
+  if (binary) {
+    const bytes = Buffer.allocUnsafe(size);
+    for (let i = 0; i < size; i++) bytes[i] = Math.floor(random() * 256);
+    if (size >= 4) bytes.writeUInt32BE(id, 0);
+    return bytes;
+  }
+  let text = `${id}:`;
+  while (text.length < size) text += String.fromCharCode(33 + Math.floor(random() * 94));
+  return text.slice(0, size);
+}

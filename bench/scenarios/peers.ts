@@ -97,6 +97,8 @@ export interface ServerSettings {
   maxMessageSize: number;
   /** 'echo' sends every message back; 'sink' hashes every message and keeps the result. */
   mode: 'echo' | 'sink';
+  /** Count every pending timer, unref'd ones too (bench/lib/timer-census.ts). */
+  timerCensus?: boolean;
 }
 
 /** What a sink saw of one message. */
@@ -112,6 +114,20 @@ export interface PeerServer {
   port: number;
   /** Open connections (accepted and not yet closed). */
   connections(): number;
+  /**
+   * The connections the library itself still holds (ours: `wss.connections`, ws:
+   * `wss.clients`, WebSocket-Node: `wss.connections`): a leak shows here after every
+   * connection has closed.
+   */
+  held(): number;
+  /** Sockets the HTTP (or TCP) server still counts open (net.Server#getConnections). */
+  sockets(): Promise<number>;
+  /**
+   * Sends one message to every open connection the way the library's users do: ours
+   * `wss.broadcast(data)`, ws its documented loop over `wss.clients`. Returns the number of
+   * connections it was sent to.
+   */
+  broadcast(data: Message): number;
   /** Resolves with the next message a sink has received and hashed whole. */
   nextSink(): Promise<SinkResult>;
 }
@@ -159,6 +175,15 @@ export async function startServer(lib: LibKey, settings: ServerSettings): Promis
   const sinks = new SinkQueue();
   let open = 0;
   const base = { connections: () => open, nextSink: () => sinks.next() };
+  const counted = (server: net.Server) => ({
+    sockets: () =>
+      new Promise<number>((resolve, reject) =>
+        server.getConnections((err, count) => (err ? reject(err) : resolve(count))),
+      ),
+  });
+  const noBroadcast = (): number => {
+    throw new Error(`${lib}: no broadcast in this benchmark`);
+  };
   switch (lib) {
     case 'ours': {
       const { WebSocketServer } = await loadOurs();
@@ -212,10 +237,16 @@ export async function startServer(lib: LibKey, settings: ServerSettings): Promis
           );
         });
       });
-      return { ...base, port: await listen(httpServer) };
+      return {
+        ...base,
+        ...counted(httpServer),
+        held: () => wss.connections.length,
+        broadcast: (data) => wss.broadcast(data),
+        port: await listen(httpServer),
+      };
     }
     case 'ws': {
-      const { WebSocketServer } = await import('ws');
+      const { WebSocket, WebSocketServer } = await import('ws');
       const httpServer = plainHttpServer();
       const wss = new WebSocketServer({
         server: httpServer,
@@ -233,7 +264,23 @@ export async function startServer(lib: LibKey, settings: ServerSettings): Promis
         const since = performance.now();
         ws.on('message', (data) => sinks.add(hashWhole(data as Buffer, since)));
       });
-      return { ...base, port: await listen(httpServer) };
+      return {
+        ...base,
+        ...counted(httpServer),
+        held: () => wss.clients.size,
+        // ws's documented broadcast (its README, "Server broadcast"): send to each open client.
+        broadcast: (data) => {
+          let count = 0;
+          for (const client of wss.clients) {
+            if (client.readyState === WebSocket.OPEN) {
+              client.send(data);
+              count++;
+            }
+          }
+          return count;
+        },
+        port: await listen(httpServer),
+      };
     }
     case 'websocket': {
       const { server: WsNodeServer } = require('websocket') as WebSocketNode;
@@ -260,7 +307,13 @@ export async function startServer(lib: LibKey, settings: ServerSettings): Promis
           sinks.add(hashWhole(m.binaryData ?? Buffer.from(m.utf8Data ?? ''), since)),
         );
       });
-      return { ...base, port: await listen(httpServer) };
+      return {
+        ...base,
+        ...counted(httpServer),
+        held: () => (wss as unknown as { connections: unknown[] }).connections.length,
+        broadcast: noBroadcast,
+        port: await listen(httpServer),
+      };
     }
     case 'tcp': {
       const server = net.createServer((socket) => {
@@ -303,7 +356,13 @@ export async function startServer(lib: LibKey, settings: ServerSettings): Promis
           for (const part of ready) socket.write(part);
         });
       });
-      return { ...base, port: await listen(server) };
+      return {
+        ...base,
+        ...counted(server),
+        held: () => open,
+        broadcast: noBroadcast,
+        port: await listen(server),
+      };
     }
   }
 }
@@ -335,6 +394,12 @@ export interface ClientSettings {
   maxMessageSize: number;
   /** The type of the messages sent and expected back. */
   expect: 'binary' | 'text';
+  /**
+   * Source address of the connection (e.g. one of 127.0.0.2-127.0.0.9, so that 100,000
+   * connections to one port do not run out of ephemeral ports). Ours takes it in
+   * `requestOptions`, ws directly, as node:http's `localAddress`.
+   */
+  localAddress?: string | undefined;
 }
 
 /** A client connection under test. */
@@ -365,6 +430,9 @@ export async function openClient(
         ...oursOptions(),
         perMessageDeflate: settings.deflate,
         maxReceivedMessageSize: settings.maxMessageSize,
+        ...(settings.localAddress === undefined
+          ? {}
+          : { requestOptions: { localAddress: settings.localAddress } }),
       });
       checkExtensions('ours', ws.extensions.length > 0, settings.deflate);
       ws.on('error', (err: Error) => {
@@ -390,11 +458,17 @@ export async function openClient(
       const ws = new WebSocket(url, {
         perMessageDeflate: settings.deflate,
         maxPayload: Number.isFinite(settings.maxMessageSize) ? settings.maxMessageSize : 0,
+        ...(settings.localAddress === undefined ? {} : { localAddress: settings.localAddress }),
       });
       ws.on('error', (err) => {
         failure ??= err;
       });
-      await withTimeout(once(ws, 'open'), OPEN_TIMEOUT_MS, 'ws: open');
+      // A connection that fails (e.g. no port left) closes without opening: fail at once.
+      const closedFirst = once(ws, 'close').then(() => {
+        throw failure ?? new Error('ws: closed before open');
+      });
+      closedFirst.catch(() => {});
+      await withTimeout(Promise.race([once(ws, 'open'), closedFirst]), OPEN_TIMEOUT_MS, 'ws: open');
       checkExtensions('ws', ws.extensions.includes('permessage-deflate'), settings.deflate);
       ws.on('message', (data, isBinary) =>
         handler(isBinary !== text ? (data as Buffer) : WRONG_TYPE),

@@ -8,7 +8,7 @@
  * Every loop is bounded in time and in count, every echo is checked against what was sent,
  * a streamed message is hashed at both ends, and everything runs on 127.0.0.1.
  */
-import { startWorker, type Worker } from '../lib/child.js';
+import { type LaunchOptions, startWorker, type Worker } from '../lib/child.js';
 import { formatNumber } from '../lib/stats.js';
 import type { Figure, Target, VariantKey } from '../lib/suite-results.js';
 import type { LibKey, ServerSettings } from './peers.js';
@@ -41,6 +41,17 @@ export interface SuiteConfig {
   oursOptions: string;
   /** How our echo server echoes: 'pipe' (`ws.pipe(ws)`, the default) or 'streams'. */
   oursEcho: 'pipe' | 'streams';
+  /** Scenario 10: connections of the open loop, each sending every 50 ms. */
+  openLoopConnections: number;
+  /** Scenario 10: warm-up and measured phase of an open-loop run (ms). */
+  openLoopWarmupMs: number;
+  openLoopMs: number;
+  /** Scenario 11: connections the server broadcasts to, and broadcasts per size. */
+  broadcastConnections: number;
+  broadcastCount: number;
+  /** Scenario 12: connections held by one server process, and rounds of it. */
+  manyConnections: number;
+  manyRuns: number;
 }
 
 export interface Scenario {
@@ -49,7 +60,7 @@ export interface Scenario {
   run(ctx: SuiteContext): Promise<Figure[]>;
 }
 
-const MiB = 1024 * 1024;
+export const MiB = 1024 * 1024;
 const ECHO_MAX_MESSAGE = 64 * MiB;
 const REQUEST_SLACK_MS = 60_000;
 
@@ -62,7 +73,7 @@ const SETUP: Record<VariantKey, { lib: LibKey; env: Record<string, string> }> = 
   tcp: { lib: 'tcp', env: {} },
 };
 
-interface Pair {
+export interface Pair {
   server: Worker;
   client: Worker;
   port: number;
@@ -82,11 +93,15 @@ export class SuiteContext {
     this.log = log;
   }
 
-  /** Starts a server or client worker of a variant. */
+  /**
+   * Starts a server or client worker of a variant (with `launch.openFiles`, under a raised
+   * limit on open files).
+   */
   async start(
     variant: VariantKey,
     role: 'server' | 'client',
     settings?: ServerSettings,
+    launch: LaunchOptions = {},
   ): Promise<Worker> {
     const { lib, env } = SETUP[variant];
     const name = `${variant} ${role}`;
@@ -111,6 +126,7 @@ export class SuiteContext {
         ...(this.config.oursEcho === 'pipe' ? {} : { BENCH_OURS_ECHO: this.config.oursEcho }),
       },
       execArgv,
+      launch,
     );
     if (lib === 'ws') {
       const on = worker.info.bufferutil === true;
@@ -163,13 +179,13 @@ export class SuiteContext {
   }
 }
 
-async function stopPair(pair: Pair | undefined): Promise<void> {
+export async function stopPair(pair: Pair | undefined): Promise<void> {
   if (pair === undefined) return;
   await pair.client.stop();
   await pair.server.stop();
 }
 
-function figure(
+export function figure(
   id: string,
   scenario: number,
   label: string,
@@ -180,13 +196,13 @@ function figure(
   return { id, scenario, label, unit, better, values: {}, missing: {}, targets, extra: {} };
 }
 
-function push(f: Figure, variant: VariantKey, value: number): void {
+export function push(f: Figure, variant: VariantKey, value: number): void {
   const values = f.values[variant] ?? [];
   values.push(value);
   f.values[variant] = values;
 }
 
-function pushExtra(f: Figure, name: string, variant: VariantKey, value: number): void {
+export function pushExtra(f: Figure, name: string, variant: VariantKey, value: number): void {
   const byVariant = f.extra[name] ?? {};
   const values = byVariant[variant] ?? [];
   values.push(Number(value.toPrecision(6)));
@@ -199,7 +215,7 @@ function pushExtra(f: Figure, name: string, variant: VariantKey, value: number):
  * variant always goes first. A variant that fails is dropped from the figures (with the
  * reason), so that the runs of the others stay paired.
  */
-async function rounds(
+export async function rounds(
   ctx: SuiteContext,
   runs: number,
   figures: Figure[],
@@ -295,8 +311,8 @@ async function echoFigure(ctx: SuiteContext, cell: EchoCell): Promise<Figure> {
   return f;
 }
 
-const AT_LEAST_WS: Target = { text: '>= 1.0x ws', against: 'ws', min: 1 };
-const AT_MOST_WS: Target = { text: '<= 1.0x ws', against: 'ws', max: 1 };
+export const AT_LEAST_WS: Target = { text: '>= 1.0x ws', against: 'ws', min: 1 };
+export const AT_MOST_WS: Target = { text: '<= 1.0x ws', against: 'ws', max: 1 };
 const ALL_WS: readonly VariantKey[] = ['ours', 'ws', 'ws-js', 'websocket'];
 const WITH_TCP: readonly VariantKey[] = [...ALL_WS, 'tcp'];
 
