@@ -19,6 +19,7 @@ import {
 import { checkRawFrame } from './message-sender.js';
 import { tagged } from './outbound-entry.js';
 import { startSelfEcho, stopSelfEcho } from './self-echo.js';
+import { dropTransport } from './transport-events.js';
 
 /** The transport under a connection: a TCP or TLS socket, an HTTP/2 stream, a test pair. */
 export type Transport = NodeDuplex;
@@ -216,7 +217,7 @@ export class WebSocketConnection extends Duplex {
 
   /** Drops the transport at once, with no closing handshake (1006). */
   terminate(): void {
-    this.#core.transport.destroy();
+    dropTransport(this.#core.transport);
     this.destroy();
   }
 
