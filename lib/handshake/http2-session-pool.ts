@@ -1,6 +1,7 @@
 import http2, { type ClientHttp2Session, type SecureClientSessionOptions } from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
+import { widenConnectionWindow } from './http2-transport.js';
 
 /** Whether a session may carry WebSockets, and why not when it may not. */
 export type Http2Verdict =
@@ -79,6 +80,7 @@ export class Http2SessionPool {
 
   #open(target: SessionTarget): Entry {
     const session = http2.connect(target.authority, target.options);
+    session.once('connect', () => widenConnectionWindow(session));
     const entry: Entry = { session, users: 0 };
     const leave = (): void => {
       if (this.#entries.get(target.key) === entry) this.#entries.delete(target.key);
