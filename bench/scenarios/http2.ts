@@ -164,7 +164,7 @@ export const HTTP2_SCENARIO: Scenario = {
         const on = MODES[mode];
         push(
           `10-open-${mode}`,
-          `${COUNT} WebSockets over TLS, ${on}: time to open them all`,
+          `${COUNT.toLocaleString('en-US')} WebSockets over TLS, ${on}: time to open them all`,
           'ms',
           'lower',
           m.open!,
@@ -239,6 +239,13 @@ export const HTTP2_SCENARIO: Scenario = {
         h1.clientRss! / Math.max(h2.clientRss!, 0.01),
       );
       for (const size of SIZES) {
+        push(
+          `10-cpu-${size.name}-x`,
+          `client CPU per echoed ${size.label}: HTTP/1.1 / HTTP/2 (x less over HTTP/2)`,
+          'x',
+          'higher',
+          h1[`cpu-${size.name}`]! / h2[`cpu-${size.name}`]!,
+        );
         push(
           `10-rate-${size.name}-x`,
           `echo of ${size.label}: HTTP/2 / HTTP/1.1 (x the rate over HTTP/2)`,
