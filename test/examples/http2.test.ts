@@ -90,6 +90,8 @@ describe('examples/http2-server.ts and examples/http2-client.ts', () => {
   it('the client reports a failed connection and exits 1', async () => {
     const client = startExample('http2-client.ts', ['wss://localhost:1/echo', '--require']);
     expect((await client.exited).code).toBe(1);
-    expect(client.matching(/Connect Error: No WebSocket over HTTP\/2/), client.output).toHaveLength(1);
+    expect(client.matching(/Connect Error: No WebSocket over HTTP\/2/), client.output).toHaveLength(
+      1,
+    );
   });
 });

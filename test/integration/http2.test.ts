@@ -232,11 +232,9 @@ describe('1,000 WebSockets on one HTTP/2 session', () => {
     f.wss!.on('connect', (ws) => ws.pipe(ws));
     const url = f.url('/');
     const count = 1_000;
-    const started = Date.now();
     const all = await Promise.all(
       Array.from({ length: count }, () => open(url, { handshakeTimeout: 30_000 })),
     );
-    const openMs = Date.now() - started;
     expect(f.sessions).toHaveLength(1);
     expect(f.wss!.connections).toHaveLength(count);
     expect(new Set(all.map(streamIdOf)).size).toBe(count);
@@ -273,8 +271,6 @@ describe('1,000 WebSockets on one HTTP/2 session', () => {
     expect(results.every((r) => r.code === 1000 && r.clean)).toBe(true);
     await until(() => f.wss!.connections.length === 0, 10_000, 'every server connection to close');
     await until(() => sessionPool.size === 0, 10_000, 'the pooled session to close');
-    // Opening them all took this long (a figure for the bench's comparison, not a bound).
-    expect(openMs).toBeGreaterThan(0);
   }, 120_000);
 });
 
