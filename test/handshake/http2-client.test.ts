@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import http2 from 'node:http2';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect, WebSocketClient } from '../../lib/client.js';
 import { sessionPool } from '../../lib/handshake/http2-session-pool.js';
@@ -166,6 +166,30 @@ describe("http2: 'require'", () => {
     expect(Date.now() - started).toBeLessThan(3_000);
     await until(() => pending[0]?.closed === true, 5_000, 'the stream to be reset');
     expect(pending[0]!.rstCode).toBe(http2.constants.NGHTTP2_CANCEL);
+  });
+
+  it('drops a session still connecting when its handshake times out (a peer that never speaks TLS)', async () => {
+    const held: net.Socket[] = [];
+    let closed = 0;
+    const silent = net.createServer((socket) => {
+      held.push(socket);
+      socket.resume(); // reads (and so sees the client's FIN), never answers
+      socket.once('close', () => closed++);
+    });
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    cleanups.push(async () => {
+      for (const socket of held) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    });
+    const { port } = silent.address() as AddressInfo;
+    const err = await failure(
+      connect(`wss://127.0.0.1:${port}/`, { http2: 'require', handshakeTimeout: 300 }),
+    );
+    expect(err.code).toBe(ErrorCode.HandshakeTimeout);
+    expect(sessionPool.size).toBe(0);
+    expect(held).toHaveLength(1);
+    await until(() => closed === 1, 2_000, 'the abandoned session to let go of its socket');
   });
 
   it('rejects with the reason of an aborted signal', async () => {
