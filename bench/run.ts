@@ -15,8 +15,8 @@
  *
  * --quick: one run each, short phases, small scenario 6/7/8 sizes (a smoke run).
  * --runs=N: N rounds for every figure; --time-ms=MS: measured phase of an echo run.
- * --only=N,M: only those scenarios (1 to 9; 9, fan-out across processes through Redis,
- *   needs redis-server).
+ * --only=N,M: only those scenarios (1 to 10; 9, fan-out across processes through Redis,
+ *   needs redis-server; 10, WebSockets over HTTP/2 against HTTP/1.1, needs openssl).
  * --ours-options=JSON: connection options for our server and client (e.g.
  *   '{"fragmentOutgoingMessages":false}'), to measure a setting against the defaults.
  * --ours-echo=streams: our echo server reads each message as a stream and pipes it into
@@ -54,10 +54,14 @@ import {
 } from './lib/suite-results.js';
 import { footnoteFor, ratioChart } from './lib/svg-chart.js';
 import { FANOUT_SCENARIO } from './scenarios/fanout.js';
+import { HTTP2_SCENARIO } from './scenarios/http2.js';
 import { SCENARIOS as ECHO_SCENARIOS, type SuiteConfig, SuiteContext } from './scenarios/suite.js';
 
-/** Every scenario, in order: the library against ws (1-8), then across processes (9). */
-const SCENARIOS = [...ECHO_SCENARIOS, FANOUT_SCENARIO];
+/**
+ * Every scenario, in order: the library against ws (1-8), across processes (9), then ours
+ * over HTTP/2 against ours over HTTP/1.1 (10).
+ */
+const SCENARIOS = [...ECHO_SCENARIOS, FANOUT_SCENARIO, HTTP2_SCENARIO];
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const resultsDir = join(root, 'bench', 'results');
@@ -98,6 +102,8 @@ async function build(
       worker: join(root, 'bench', 'scenarios', 'worker.ts'),
       // Scenario 9's processes, with the library (and its backplane) bundled from source.
       'fanout-worker': join(root, 'bench', 'scenarios', 'fanout-worker.ts'),
+      // Scenario 10's processes (HTTP/2), the library bundled from source likewise.
+      'http2-worker': join(root, 'bench', 'scenarios', 'http2-worker.ts'),
     },
     outDir: buildDir,
     format: ['esm'],
@@ -151,7 +157,7 @@ async function main(): Promise<void> {
     .filter((s) => s !== '')
     .map(Number);
   for (const n of only) {
-    if (!SCENARIOS.some((s) => s.n === n)) throw new Error(`--only: no scenario ${n} (1 to 9)`);
+    if (!SCENARIOS.some((s) => s.n === n)) throw new Error(`--only: no scenario ${n} (1 to 10)`);
   }
   const timeMs = option('time-ms');
   const variantOption = option('variants');
