@@ -4,6 +4,7 @@ import https from 'node:https';
 import net, { type AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect, WebSocketClient } from '../../lib/client.js';
+import type { Http2ConnectRequest } from '../../lib/handshake/http2-connect-request.js';
 import { sessionPool } from '../../lib/handshake/http2-session-pool.js';
 import { ErrorCode, HandshakeError, InvalidArgumentError } from '../../lib/protocol/errors.js';
 import { WebSocketServer } from '../../lib/server.js';
@@ -156,7 +157,7 @@ describe("http2: 'require'", () => {
     const f = await echoServer({ wss: { handshakeTimeout: 0 } });
     const pending: http2.ServerHttp2Stream[] = [];
     f.wss!.on('request', (request) =>
-      pending.push(request.httpRequest.stream as http2.ServerHttp2Stream),
+      pending.push((request.httpRequest as Http2ConnectRequest).stream),
     );
     const started = Date.now();
     const err = await failure(
