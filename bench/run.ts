@@ -17,9 +17,10 @@
  * --quick: one run each, short phases, small sizes for 6-12 (a smoke run).
  * --runs=N: N rounds for every figure; --time-ms=MS: measured phase of an echo run (and of
  *   the open loop).
- * --only=N,M: only those scenarios (1 to 12; 9, fan-out across processes through Redis,
+ * --only=N,M: only those scenarios (1 to 13; 9, fan-out across processes through Redis,
  *   needs redis-server; 12 raises its processes' limit on open files, beyond the hard
- *   limit only as root).
+ *   limit only as root; 13, WebSockets over HTTP/2 against HTTP/1.1, needs
+ *   openssl).
  * --many-connections=N: scenario 12 with N connections instead of 100,000 (5,000 quick).
  * --ours-options=JSON: connection options for our server and client (e.g.
  *   '{"fragmentOutgoingMessages":false}'), to measure a setting against the defaults.
@@ -59,13 +60,14 @@ import {
 import { footnoteFor, ratioChart } from './lib/svg-chart.js';
 import { BROADCAST_SCENARIO } from './scenarios/broadcast.js';
 import { FANOUT_SCENARIO } from './scenarios/fanout.js';
+import { HTTP2_SCENARIO } from './scenarios/http2.js';
 import { MANY_CONNECTIONS_SCENARIO } from './scenarios/many-connections.js';
 import { OPEN_LOOP_SCENARIO } from './scenarios/open-loop.js';
 import { SCENARIOS as ECHO_SCENARIOS, type SuiteConfig, SuiteContext } from './scenarios/suite.js';
 
 /**
  * Every scenario, in order: the library against ws (1-8), across processes (9), then many
- * connections against ws (10-12).
+ * connections against ws (10-12), ours over HTTP/2 against ours over HTTP/1.1 (13).
  */
 const SCENARIOS = [
   ...ECHO_SCENARIOS,
@@ -73,6 +75,7 @@ const SCENARIOS = [
   OPEN_LOOP_SCENARIO,
   BROADCAST_SCENARIO,
   MANY_CONNECTIONS_SCENARIO,
+  HTTP2_SCENARIO,
 ];
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -114,6 +117,8 @@ async function build(
       worker: join(root, 'bench', 'scenarios', 'worker.ts'),
       // Scenario 9's processes, with the library (and its backplane) bundled from source.
       'fanout-worker': join(root, 'bench', 'scenarios', 'fanout-worker.ts'),
+      // Scenario 10's processes (HTTP/2), the library bundled from source likewise.
+      'http2-worker': join(root, 'bench', 'scenarios', 'http2-worker.ts'),
     },
     outDir: buildDir,
     format: ['esm'],
@@ -167,7 +172,7 @@ async function main(): Promise<void> {
     .filter((s) => s !== '')
     .map(Number);
   for (const n of only) {
-    if (!SCENARIOS.some((s) => s.n === n)) throw new Error(`--only: no scenario ${n} (1 to 12)`);
+    if (!SCENARIOS.some((s) => s.n === n)) throw new Error(`--only: no scenario ${n} (1 to 13)`);
   }
   const timeMs = option('time-ms');
   const variantOption = option('variants');

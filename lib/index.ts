@@ -56,6 +56,8 @@ export {
 export {
   type AllowedOrigins,
   type BroadcastRelay,
+  Http2ConnectRequest,
+  type Http2ServerLike,
   type HttpServerLike,
   type ShutDownOptions,
   WebSocketRequest,

@@ -1,4 +1,5 @@
 import type { ExtensionOptions } from './extensions/negotiation.js';
+import type { Http2ServerLike } from './handshake/http2-server.js';
 import type { AllowedOrigins } from './handshake/origin.js';
 import type { HttpServerLike } from './handshake/upgrade-dispatcher.js';
 import { checkBoolean, checkDuration, DEFAULTS } from './protocol/limits.js';
@@ -14,15 +15,22 @@ import {
  * Options of {@link WebSocketServer}. Every {@link ConnectionOptions} field is the default
  * of the connections it accepts; a server turns `keepalive` on unless told otherwise.
  *
- * Where the HTTP server comes from: `httpServer` (one or a list: the application's), `port`
- * (the WebSocket server creates one, hardened, and owns it), or `noServer` (the
- * application calls handleUpgrade). With an application's server, the size of the header
+ * Where the HTTP server comes from: `httpServer` and/or `http2Server` (one or a list each:
+ * the application's), `port` (the WebSocket server creates one, hardened, and owns it), or
+ * `noServer` (the application calls handleUpgrade, or handleStream for HTTP/2). With an application's server, the size of the header
  * block and slow headers are its business: `http.createServer({ maxHeaderSize: 8192,
  * headersTimeout: 10_000, requestTimeout: 10_000, connectionsCheckingInterval: 1_000 })`.
  */
 export interface WebSocketServerOptions extends ConnectionOptions, ExtensionOptions {
   /** The HTTP or HTTPS server(s) whose upgrades this server takes. */
   httpServer?: HttpServerLike | readonly HttpServerLike[];
+  /**
+   * The HTTP/2 server(s), from http2.createSecureServer() or http2.createServer(), whose
+   * WebSocket streams (RFC 8441 extended CONNECT) this server takes; their sessions opened
+   * from now on announce SETTINGS_ENABLE_CONNECT_PROTOCOL. With `allowHTTP1: true`, the
+   * same server's HTTP/1.1 upgrades are taken too. May be given with `httpServer`.
+   */
+  http2Server?: Http2ServerLike | readonly Http2ServerLike[];
   /**
    * Create an HTTP server listening on this port (0: any free port; see `address()`), owned
    * by the WebSocket server and closed by `close()`. Plain requests are answered 426.
@@ -70,6 +78,7 @@ const SERVER_OPTION_NAMES = [
   'perMessageDeflate',
   'extensions',
   'httpServer',
+  'http2Server',
   'port',
   'host',
   'backlog',

@@ -1,13 +1,25 @@
 import { EventEmitter } from 'node:events';
 import http, { type IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders as Http2Headers, ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { Duplex as NodeDuplex } from 'node:stream';
 import { type BroadcastOptions, broadcast as broadcastTo } from './broadcast.js';
 import { extensionFactories } from './extensions/negotiation.js';
+import { Http2ConnectRequest } from './handshake/http2-connect-request.js';
+import {
+  attachStreamEndpoint,
+  detachStreamEndpoint,
+  type Http2ServerLike,
+  Http2StreamChannel,
+  refuseStream,
+  type StreamEndpoint,
+} from './handshake/http2-server.js';
 import { createOriginMatcher, type OriginMatcher } from './handshake/origin.js';
 import {
+  type HandshakeChannel,
   type RequestContext,
   serverReject,
+  UpgradeChannel,
   WebSocketRequest,
 } from './handshake/server-handshake.js';
 import {
@@ -17,10 +29,15 @@ import {
   requestPath,
   type UpgradeEndpoint,
 } from './handshake/upgrade-dispatcher.js';
-import { guardSocket, rejectUpgrade } from './handshake/upgrade-response.js';
+import { guardSocket } from './handshake/upgrade-response.js';
 import { CloseCode } from './protocol/close-codes.js';
 import { HandshakeError, InvalidArgumentError, type WebSocketError } from './protocol/errors.js';
-import { selectProtocol, validateUpgradeRequest } from './protocol/handshake.js';
+import { validateExtendedConnect } from './protocol/extended-connect.js';
+import {
+  selectProtocol,
+  type UpgradeRequestInfo,
+  validateUpgradeRequest,
+} from './protocol/handshake.js';
 import {
   milliseconds,
   type ResolvedServerOptions,
@@ -34,6 +51,8 @@ import type { KnownOptions } from './stream/typed-events.js';
 import type { WebSocketConnection } from './stream/websocket-connection.js';
 
 export type { BroadcastOptions } from './broadcast.js';
+export { Http2ConnectRequest } from './handshake/http2-connect-request.js';
+export type { Http2ServerLike } from './handshake/http2-server.js';
 export type { AllowedOrigins } from './handshake/origin.js';
 export { WebSocketRequest, type WebSocketRequestState } from './handshake/server-handshake.js';
 export type { HttpServerLike } from './handshake/upgrade-dispatcher.js';
@@ -120,6 +139,11 @@ export interface WebSocketServer<O extends WebSocketServerOptions = WebSocketSer
  * answers bad handshakes with the right HTTP error, and hands each valid one to the
  * application as a 'request' to accept or reject, at once or later.
  *
+ * Over HTTP/2 too (RFC 8441): given `http2Server`, it announces extended CONNECT to the
+ * server's sessions and takes the WebSockets that arrive as streams, with the same
+ * requests, checks and events; each connection runs over its own stream of the session.
+ * One secure server with `allowHTTP1: true` serves both protocols on one port.
+ *
  * Events:
  * - 'request' (request: WebSocketRequest): a valid handshake awaiting accept() or reject().
  *   The listener may be async: a rejected promise answers 500 and is reported as 'error'.
@@ -150,11 +174,12 @@ export interface WebSocketServer<O extends WebSocketServerOptions = WebSocketSer
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: see the interface above.
 export class WebSocketServer<const O extends WebSocketServerOptions = WebSocketServerOptions>
   extends EventEmitter
-  implements UpgradeEndpoint, ConnectionOwner<WebSocketConnection<IncomingOf<O>>>
+  implements UpgradeEndpoint, StreamEndpoint, ConnectionOwner<WebSocketConnection<IncomingOf<O>>>
 {
   /** The path this server takes upgrades for (undefined: every path). */
   readonly path: string | undefined;
   readonly #httpServers: readonly HttpServerLike[];
+  readonly #http2Servers: readonly Http2ServerLike[];
   readonly #ownServer: http.Server | undefined;
   readonly #settings: ResolvedServerOptions;
   readonly #protocols: WebSocketServerOptions['protocols'];
@@ -177,9 +202,16 @@ export class WebSocketServer<const O extends WebSocketServerOptions = WebSocketS
     }
     this.#settings = resolveServerOptions(options);
     const given = options.httpServer === undefined ? [] : [options.httpServer].flat();
-    const sources = [given.length > 0, options.port !== undefined, options.noServer === true];
+    const given2 = options.http2Server === undefined ? [] : [options.http2Server].flat();
+    const sources = [
+      given.length + given2.length > 0,
+      options.port !== undefined,
+      options.noServer === true,
+    ];
     if (sources.filter(Boolean).length !== 1) {
-      throw new InvalidArgumentError('Give exactly one of httpServer, port and noServer: true');
+      throw new InvalidArgumentError(
+        'Give exactly one of httpServer (and/or http2Server), port and noServer: true',
+      );
     }
     if (options.path !== undefined && !options.path.startsWith('/')) {
       throw new InvalidArgumentError(
@@ -214,6 +246,7 @@ export class WebSocketServer<const O extends WebSocketServerOptions = WebSocketS
     this.#ownServer =
       options.port === undefined ? undefined : this.#createServer(options, listening);
     this.#httpServers = this.#ownServer === undefined ? given : [this.#ownServer];
+    this.#http2Servers = given2;
     this.#attach();
   }
 
@@ -296,17 +329,75 @@ export class WebSocketServer<const O extends WebSocketServerOptions = WebSocketS
     callback?: UpgradeCallback<IncomingOf<O>>,
   ): void {
     guardSocket(socket);
+    const channel = new UpgradeChannel(socket, head);
+    this.#take(request, channel, callback, () =>
+      validateUpgradeRequest({
+        method: request.method,
+        httpVersion: request.httpVersion,
+        headers: request.headers,
+        url: request.url,
+      }),
+    );
+  }
+
+  /**
+   * Takes an HTTP/2 stream carrying an extended CONNECT (the HTTP/2 twin of handleUpgrade,
+   * for `noServer` use): answers a bad one with its status, and hands a valid one to
+   * 'request' (or accepts it), as over HTTP/1.1; accepting answers 200 and runs the
+   * connection over the stream. The request's `httpRequest` is an {@link Http2ConnectRequest}
+   * (an `http.IncomingMessage` with `httpVersion` '2.0'). The session must announce
+   * SETTINGS_ENABLE_CONNECT_PROTOCOL (`settings: { enableConnectProtocol: true }` when
+   * making the server), or clients may not send the request at all.
+   *
+   * @see RFC 8441 §3, §4, §5
+   * @example
+   * ```ts
+   * const wss = new WebSocketServer({ noServer: true });
+   * const server = http2.createSecureServer({ key, cert, settings: { enableConnectProtocol: true } });
+   * server.on('stream', (stream, headers) => {
+   *   if (headers[':method'] === 'CONNECT') wss.handleStream(stream, headers, (ws) => ws.pipe(ws));
+   * });
+   * ```
+   */
+  handleStream(
+    stream: ServerHttp2Stream,
+    headers: Http2Headers,
+    callback?: UpgradeCallback<IncomingOf<O>>,
+  ): void {
+    guardSocket(stream);
+    let request: Http2ConnectRequest;
+    try {
+      request = new Http2ConnectRequest(stream, headers);
+    } catch (err) {
+      refuseStream(stream, 500);
+      this.#handlerFailed(err, undefined, undefined);
+      return;
+    }
+    const channel = new Http2StreamChannel(stream);
+    this.#take(request, channel, callback, () => validateExtendedConnect(headers));
+  }
+
+  /**
+   * Takes a request whichever protocol carries it: path, state, the protocol's own checks
+   * (`validate`), origin, then 'request' or an automatic accept.
+   */
+  #take(
+    request: IncomingMessage,
+    channel: HandshakeChannel,
+    callback: UpgradeCallback<IncomingOf<O>> | undefined,
+    validate: () => UpgradeRequestInfo,
+  ): void {
     let wsRequest: WebSocketRequest<IncomingOf<O>> | undefined;
     try {
       if (!this.shouldHandle(request)) {
-        rejectUpgrade(socket, 404, 'No WebSocket endpoint at this path');
+        channel.refuse(404, 'No WebSocket endpoint at this path');
         return;
       }
       if (this.#state !== 'open') {
-        rejectUpgrade(socket, 503, 'Server shutting down');
+        channel.refuse(503, 'Server shutting down');
         return;
       }
-      wsRequest = this.#validate(request, socket, head);
+      wsRequest = this.#validate(request, channel, validate);
       if (wsRequest === undefined) return;
       this.#pending.add(wsRequest);
       if (callback !== undefined) {
@@ -323,7 +414,7 @@ export class WebSocketServer<const O extends WebSocketServerOptions = WebSocketS
         this.emit('request', wsRequest);
       }
     } catch (err) {
-      this.#handlerFailed(err, wsRequest, socket);
+      this.#handlerFailed(err, wsRequest, channel);
     }
   }
 
@@ -379,6 +470,10 @@ export class WebSocketServer<const O extends WebSocketServerOptions = WebSocketS
     if (this.#state === 'open') this.#state = 'closed';
     for (const request of [...this.#pending]) request[serverReject](503, 'Server shutting down');
     for (const server of this.#httpServers) detachEndpoint(server, this);
+    for (const server of this.#http2Servers) {
+      detachStreamEndpoint(server, this);
+      detachEndpoint(server as unknown as HttpServerLike, this);
+    }
     const own = this.#ownServer;
     if (own === undefined || !own.listening) {
       if (callback !== undefined) process.nextTick(callback);
@@ -446,30 +541,25 @@ export class WebSocketServer<const O extends WebSocketServerOptions = WebSocketS
 
   #validate(
     request: IncomingMessage,
-    socket: NodeDuplex,
-    head: Buffer,
+    channel: HandshakeChannel,
+    validate: () => UpgradeRequestInfo,
   ): WebSocketRequest<IncomingOf<O>> | undefined {
-    let info: ReturnType<typeof validateUpgradeRequest>;
+    let info: UpgradeRequestInfo;
     try {
-      info = validateUpgradeRequest({
-        method: request.method,
-        httpVersion: request.httpVersion,
-        headers: request.headers,
-        url: request.url,
-      });
+      info = validate();
     } catch (err) {
       if (!(err instanceof HandshakeError)) throw err;
-      rejectUpgrade(socket, err.status, err.message, err.headers);
+      channel.refuse(err.status, err.message, err.headers);
       this.#upgradeError(err, request);
       return undefined;
     }
     if (this.#matchOrigin !== undefined && !this.#matchOrigin(info.origin, request)) {
       const err = new HandshakeError(`Origin not allowed: ${info.origin ?? '(none)'}`, 403);
-      rejectUpgrade(socket, 403, 'Origin not allowed');
+      channel.refuse(403, 'Origin not allowed');
       this.#upgradeError(err, request);
       return undefined;
     }
-    return new WebSocketRequest<IncomingOf<O>>(request, socket, head, info, this.#context);
+    return new WebSocketRequest<IncomingOf<O>>(request, channel, info, this.#context);
   }
 
   #chooseProtocol(request: WebSocketRequest<IncomingOf<O>>): string | undefined {
@@ -512,10 +602,10 @@ export class WebSocketServer<const O extends WebSocketServerOptions = WebSocketS
   #handlerFailed(
     err: unknown,
     request: WebSocketRequest<Incoming> | undefined,
-    socket: NodeDuplex | undefined,
+    channel: HandshakeChannel | undefined,
   ): void {
     if (request !== undefined) request[serverReject](500, 'Internal Server Error');
-    else if (socket !== undefined) rejectUpgrade(socket, 500);
+    else if (channel !== undefined) channel.refuse(500);
     const error = err instanceof Error ? err : new Error(String(err));
     if (this.listenerCount('error') > 0) this.emit('error', error);
     else process.emitWarning(error, { code: 'WEBSOCKET_DUPLEX_HANDLER_ERROR' });
@@ -530,15 +620,30 @@ export class WebSocketServer<const O extends WebSocketServerOptions = WebSocketS
     if (this.listenerCount('upgradeError') > 0) this.emit('upgradeError', error, request);
   }
 
+  /**
+   * Attaches to every server given. An HTTP/2 server also gets the 'upgrade' listener: with
+   * `allowHTTP1: true`, its HTTP/1.1 clients upgrade as on any HTTP server.
+   */
   #attach(): void {
     const attached: HttpServerLike[] = [];
+    const attached2: Http2ServerLike[] = [];
     try {
       for (const server of this.#httpServers) {
         attachEndpoint(server, this);
         attached.push(server);
       }
+      for (const server of this.#http2Servers) {
+        attachStreamEndpoint(server, this);
+        attached2.push(server);
+        const asHttp = server as unknown as HttpServerLike;
+        if (!this.#httpServers.includes(asHttp)) {
+          attachEndpoint(asHttp, this);
+          attached.push(asHttp);
+        }
+      }
     } catch (err) {
       for (const server of attached) detachEndpoint(server, this);
+      for (const server of attached2) detachStreamEndpoint(server, this);
       throw err;
     }
   }

@@ -30,6 +30,7 @@ import {
   positive,
 } from './client-options.js';
 import { type ClientTarget, parseClientUrl, resolveRedirect } from './client-url.js';
+import { http2ClientHandshake } from './http2-client.js';
 
 export type { ClientOptions } from './client-options.js';
 
@@ -68,9 +69,15 @@ export function clientHandshake(
   options: ClientOptions = {},
   hooks: ClientHandshakeHooks = {},
 ): Promise<WebSocketConnection> {
-  return new Promise((resolve, reject) => {
-    new ClientHandshake(url, options, hooks, resolve, reject).start();
-  });
+  const http1 = (given: ClientOptions): Promise<WebSocketConnection> =>
+    new Promise((resolve, reject) => {
+      new ClientHandshake(url, given, hooks, resolve, reject).start();
+    });
+  // HTTP/2 (RFC 8441) when asked for, with HTTP/1.1 as its fallback: see http2-client.ts.
+  if (options?.http2 !== undefined && options.http2 !== false) {
+    return http2ClientHandshake(url, options, http1);
+  }
+  return http1(options);
 }
 
 /** One handshake attempt and its redirects; settles exactly once. */

@@ -1,4 +1,5 @@
 import type { Agent, OutgoingHttpHeaders } from 'node:http';
+import type { ClientHttp2Session } from 'node:http2';
 import type https from 'node:https';
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import type { ExtensionOptions } from '../extensions/negotiation.js';
@@ -49,6 +50,14 @@ export interface ClientOptions extends ConnectionOptions, ExtensionOptions {
   signal?: AbortSignal;
   /** More node:http request options (localAddress, family, lookup...), merged under ours. */
   requestOptions?: https.RequestOptions;
+  /**
+   * Open the WebSocket over HTTP/2 (RFC 8441): `true` multiplexes it on the session the
+   * process keeps for the origin (opened at need, closed when its last WebSocket is gone)
+   * and falls back to HTTP/1.1 when the server does not speak HTTP/2 or does not allow
+   * extended CONNECT; `'require'` never falls back (HandshakeError, ERR_WS_HTTP2_UNAVAILABLE);
+   * a `ClientHttp2Session` of yours is used as given, without fallback. Default: false.
+   */
+  http2?: boolean | 'require' | ClientHttp2Session;
 }
 
 /** Headers the handshake sets itself. */
@@ -79,6 +88,7 @@ const NON_CONNECTION_OPTIONS = [
   'agent',
   'signal',
   'requestOptions',
+  'http2',
   'perMessageDeflate',
   'extensions',
 ] as const satisfies readonly (keyof ClientOptions)[];

@@ -37,6 +37,94 @@ export interface RequestContext {
   onServerReject(error: WebSocketError, request: WebSocketRequest<Incoming>): void;
 }
 
+/** What an accepting answer says, whichever protocol carries it. */
+export interface AcceptAnswer {
+  /** The client's key (HTTP/1.1; '' over HTTP/2, where it is not used). */
+  key: string;
+  protocol: string | undefined;
+  /** The agreed extensions, formatted for Sec-WebSocket-Extensions ('' for none). */
+  extensions: string | undefined;
+  headers: HeaderMap | undefined;
+}
+
+/**
+ * How a request answers its client: written on an HTTP/1.1 upgrade's socket (the 101, or
+ * an error response, then the socket closed) or sent on an HTTP/2 stream (a 200 or an error
+ * status, RFC 8441 §5). Everything else about a request is the same over both.
+ */
+export interface HandshakeChannel {
+  /** What the connection will run over: the socket, or the HTTP/2 stream. */
+  readonly transport: NodeDuplex;
+  /** The client's address (undefined over a Unix socket). */
+  readonly remoteAddress: string | undefined;
+  /** Whether the connection is encrypted (the scheme of resourceURL: wss: or ws:). */
+  readonly secure: boolean;
+  /** Gives the bytes that came with the request and belong to the connection (HTTP/1.1's `head`), once. */
+  takeHead(): Buffer | undefined;
+  /**
+   * Checks and builds the accepting answer, throwing InvalidArgumentError on bad input
+   * before anything is sent; returns what sends it.
+   */
+  prepareAccept(answer: AcceptAnswer): () => void;
+  /** Checks and builds a refusal (throwing InvalidArgumentError first); returns what sends it. */
+  prepareReject(status: number, reason?: string, headers?: HeaderMap): () => void;
+  /** Refuses on the server's behalf (a bad request, 500 for a bad argument, 503...); never throws. */
+  refuse(status: number, reason?: string, headers?: HeaderMap): void;
+  /** Drops the transport: the client went away. */
+  drop(): void;
+  /** Makes the transport ready for the connection, just before it is made. */
+  prepareTransport(closeTimeout: number): void;
+}
+
+/**
+ * Answers over HTTP/1.1: the upgrade's socket, its `head`, and answers written as raw
+ * HTTP on the socket (node:http writes nothing after 'upgrade').
+ *
+ * @see RFC 6455 §4.2.2
+ */
+export class UpgradeChannel implements HandshakeChannel {
+  readonly transport: NodeDuplex;
+  readonly remoteAddress: string | undefined;
+  readonly secure: boolean;
+  #head: Buffer | undefined;
+
+  constructor(socket: NodeDuplex, head: Buffer) {
+    this.transport = socket;
+    this.#head = head.length > 0 ? head : undefined;
+    this.remoteAddress = (socket as Partial<net.Socket>).remoteAddress;
+    this.secure = (socket as { encrypted?: boolean }).encrypted === true;
+  }
+
+  takeHead(): Buffer | undefined {
+    const head = this.#head;
+    this.#head = undefined;
+    return head;
+  }
+
+  prepareAccept(answer: AcceptAnswer): () => void {
+    const head = buildAcceptResponse(answer);
+    return () => {
+      (this.transport as Partial<net.Socket>).setTimeout?.(0);
+      this.transport.write(head);
+    };
+  }
+
+  prepareReject(status: number, reason?: string, headers?: HeaderMap): () => void {
+    const response = buildRejectResponse(status, reason, headers);
+    return () => endWithResponse(this.transport, response);
+  }
+
+  refuse(status: number, reason?: string, headers?: HeaderMap): void {
+    rejectUpgrade(this.transport, status, reason, headers);
+  }
+
+  drop(): void {
+    this.transport.destroy();
+  }
+
+  prepareTransport(): void {}
+}
+
 /** Who settled a request: the application (a second call is a bug) or the server. */
 type SettledBy = 'application' | 'server';
 
@@ -131,8 +219,7 @@ export class WebSocketRequest<In extends Incoming = Message> extends EventEmitte
   readonly key: string;
   /** The protocol version the client speaks (13, the only one accepted). */
   readonly webSocketVersion: number;
-  readonly #socket: NodeDuplex;
-  #head: Buffer | undefined;
+  readonly #channel: HandshakeChannel;
   readonly #context: RequestContext;
   #state: WebSocketRequestState = 'pending';
   #settledBy: SettledBy | undefined;
@@ -146,17 +233,19 @@ export class WebSocketRequest<In extends Incoming = Message> extends EventEmitte
     );
   };
 
+  /**
+   * @param channel how the request is answered: `new UpgradeChannel(socket, head)` over
+   *   HTTP/1.1, an Http2StreamChannel over HTTP/2 (lib/handshake/http2-server.ts).
+   */
   constructor(
     httpRequest: IncomingMessage,
-    socket: NodeDuplex,
-    head: Buffer,
+    channel: HandshakeChannel,
     info: UpgradeRequestInfo,
     context: RequestContext,
   ) {
     super();
     this.httpRequest = httpRequest;
-    this.#socket = socket;
-    this.#head = head.length > 0 ? head : undefined;
+    this.#channel = channel;
     this.#context = context;
     this.resource = info.resource;
     this.host = info.host;
@@ -165,11 +254,10 @@ export class WebSocketRequest<In extends Incoming = Message> extends EventEmitte
     this.requestedExtensions = info.extensions;
     this.key = info.key;
     this.webSocketVersion = info.version;
-    this.remoteAddress = (socket as Partial<net.Socket>).remoteAddress;
-    const scheme = (socket as { encrypted?: boolean }).encrypted === true ? 'wss' : 'ws';
-    this.resourceURL = resolveResource(info.resource, scheme, info.host);
-    guardSocket(socket);
-    socket.once('close', this.#onSocketClose);
+    this.remoteAddress = channel.remoteAddress;
+    this.resourceURL = resolveResource(info.resource, channel.secure ? 'wss' : 'ws', info.host);
+    guardSocket(channel.transport);
+    channel.transport.once('close', this.#onSocketClose);
     const timeout = context.handshakeTimeout;
     if (timeout > 0 && Number.isFinite(timeout)) {
       this.#timer = setTimeout(() => this.#timeout(), timeout);
@@ -215,8 +303,9 @@ export class WebSocketRequest<In extends Incoming = Message> extends EventEmitte
     const chosen =
       protocol === undefined || protocol === null || protocol === '' ? undefined : protocol;
     if (this.#state !== 'pending') return this.#late('accept', chosen);
-    let head: string;
+    let send: () => void;
     let extensions: Extension[] = [];
+    const channel = this.#channel;
     try {
       if (chosen !== undefined && !this.requestedProtocols.includes(chosen)) {
         throw new InvalidArgumentError(
@@ -225,7 +314,7 @@ export class WebSocketRequest<In extends Incoming = Message> extends EventEmitte
       }
       const agreed = negotiateExtensions(this.#context.extensions, this.requestedExtensions);
       extensions = agreed.extensions;
-      head = buildAcceptResponse({
+      send = channel.prepareAccept({
         key: this.key,
         protocol: chosen,
         extensions: agreed.header,
@@ -234,27 +323,27 @@ export class WebSocketRequest<In extends Incoming = Message> extends EventEmitte
     } catch (err) {
       for (const extension of extensions) extension.dispose();
       this.#settle('rejected', 'application');
-      rejectUpgrade(this.#socket, 500);
+      channel.refuse(500);
       this.emit('requestRejected', 500);
       throw err;
     }
-    const socket = this.#socket;
+    const socket = channel.transport;
     if (socket.destroyed || !socket.writable) {
       for (const extension of extensions) extension.dispose();
       this.#settle('accepted', 'application');
       return deadConnection(this.#context.connectionOptions, chosen) as WebSocketConnection<In>;
     }
     this.#settle('accepted', 'application');
-    (socket as Partial<net.Socket>).setTimeout?.(0);
-    socket.write(head);
+    send();
+    const options = this.#context.connectionOptions;
+    channel.prepareTransport(options.closeTimeout);
     const connection = new WebSocketConnection(socket, {
       role: 'server',
-      resolved: this.#context.connectionOptions,
+      resolved: options,
       protocol: chosen ?? '',
-      head: this.#head,
+      head: channel.takeHead(),
       extensions,
     });
-    this.#head = undefined;
     unguardSocket(socket);
     const typed = connection as WebSocketConnection<In>;
     this.emit('requestAccepted', typed);
@@ -276,17 +365,17 @@ export class WebSocketRequest<In extends Incoming = Message> extends EventEmitte
       this.#late('reject');
       return;
     }
-    let response: string;
+    let send: () => void;
     try {
-      response = buildRejectResponse(status, reason, headers);
+      send = this.#channel.prepareReject(status, reason, headers);
     } catch (err) {
       this.#settle('rejected', 'application');
-      rejectUpgrade(this.#socket, 500);
+      this.#channel.refuse(500);
       this.emit('requestRejected', 500);
       throw err;
     }
     this.#settle('rejected', 'application');
-    endWithResponse(this.#socket, response);
+    send();
     this.emit('requestRejected', status);
   }
 
@@ -294,7 +383,7 @@ export class WebSocketRequest<In extends Incoming = Message> extends EventEmitte
   [serverReject](status: number, reason: string): void {
     if (this.#state !== 'pending') return;
     this.#settle('rejected', 'server');
-    rejectUpgrade(this.#socket, status, reason);
+    this.#channel.refuse(status, reason);
     this.emit('requestRejected', status);
   }
 
@@ -303,7 +392,7 @@ export class WebSocketRequest<In extends Incoming = Message> extends EventEmitte
     // 503 rather than 408: the client sent its whole request in time; it is this server
     // that did not decide, and 408 would blame the client. @see RFC 9110 §15.6.4
     this.#settle('rejected', 'server');
-    rejectUpgrade(this.#socket, 503, 'Handshake timed out');
+    this.#channel.refuse(503, 'Handshake timed out');
     this.emit('requestRejected', 503);
     this.#context.onServerReject(
       new WebSocketError(
@@ -317,7 +406,7 @@ export class WebSocketRequest<In extends Incoming = Message> extends EventEmitte
   #fail(error: WebSocketError): void {
     if (this.#state !== 'pending') return;
     this.#settle('rejected', 'server');
-    this.#socket.destroy();
+    this.#channel.drop();
     this.emit('requestRejected', 0);
     this.#context.onServerReject(error, this);
   }
@@ -336,7 +425,7 @@ export class WebSocketRequest<In extends Incoming = Message> extends EventEmitte
     this.#settledBy = by;
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#socket.removeListener('close', this.#onSocketClose);
+    this.#channel.transport.removeListener('close', this.#onSocketClose);
     this.#context.onSettled(this);
   }
 }

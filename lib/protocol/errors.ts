@@ -35,6 +35,8 @@ export const ErrorCode = {
   ConnectFailed: 'ERR_WS_CONNECT_FAILED',
   HandshakeTimeout: 'ERR_WS_HANDSHAKE_TIMEOUT',
   InvalidHeader: 'ERR_WS_INVALID_HEADER',
+  /** HTTP/2 was required, but the server does not speak it or refuses extended CONNECT (RFC 8441 §3). */
+  Http2Unavailable: 'ERR_WS_HTTP2_UNAVAILABLE',
   /** The Redis backplane failed (reached, answered, or was given a message not its own). */
   Backplane: 'ERR_WS_BACKPLANE',
   // Local misuse and lifecycle.
@@ -77,6 +79,7 @@ export const CLOSE_CODE_OF: Readonly<Record<ErrorCode, number | undefined>> = {
   [ErrorCode.ConnectFailed]: undefined,
   [ErrorCode.HandshakeTimeout]: undefined,
   [ErrorCode.InvalidHeader]: undefined,
+  [ErrorCode.Http2Unavailable]: undefined,
   [ErrorCode.Backplane]: undefined,
   [ErrorCode.InvalidArgument]: undefined,
   [ErrorCode.ConnectionClosed]: CloseCode.AbnormalClosure,

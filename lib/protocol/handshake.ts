@@ -207,8 +207,14 @@ export function validateUpgradeRequest(req: UpgradeRequestLike): UpgradeRequestI
   return { key, version: 13, protocols, extensions, origin, host, resource: req.url ?? '/' };
 }
 
-/** Tells whether a header value can be written as is: no CTL but HTAB, Latin-1 only. */
-function isFieldValue(value: string): boolean {
+/**
+ * Tells whether a header value can be written as is: no CTL but HTAB, Latin-1 only (so no
+ * CR, LF or NUL, which RFC 9113 §8.2.1 also forbids in an HTTP/2 field value).
+ *
+ * @see RFC 9110 §5.5
+ * @example isFieldValue('Bearer t') // true; isFieldValue('a\r\nb') // false
+ */
+export function isFieldValue(value: string): boolean {
   for (let i = 0; i < value.length; i++) {
     const code = value.charCodeAt(i);
     if ((code < 0x20 && code !== 0x09) || code === 0x7f || code > 0xff) return false;
@@ -474,6 +480,22 @@ export function validateUpgradeResponse(
   }
   checkResponseUpgrade(res);
   checkResponseAccept(res, expected.key);
+  return validateAgreement(res, expected);
+}
+
+/**
+ * Checks what an accepting answer agreed to, whatever carried it (a 101, or the 200 of an
+ * HTTP/2 extended CONNECT): Sec-WebSocket-Extensions naming only offered extensions, each
+ * at most once, and Sec-WebSocket-Protocol absent or one token among those offered. Fails
+ * with a HandshakeError carrying the status received, as validateUpgradeResponse does.
+ *
+ * @see RFC 6455 §4.1 (items 5-6), RFC 8441 §5 (the same fields over HTTP/2)
+ * @example validateAgreement({ statusCode: 200, headers: {} }, { offeredProtocols: [], offeredExtensions: [] })
+ */
+export function validateAgreement(
+  res: UpgradeResponseLike,
+  expected: { offeredProtocols: readonly string[]; offeredExtensions: readonly string[] },
+): UpgradeResponseInfo {
   const extensions = checkResponseExtensions(res, expected.offeredExtensions);
   const protocol = checkResponseProtocol(res, expected.offeredProtocols);
   return { protocol, extensions };

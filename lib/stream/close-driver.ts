@@ -1,5 +1,6 @@
 import type { Duplex as NodeDuplex } from 'node:stream';
 import type { CloseDecision, CloseHandshake } from '../protocol/close-handshake.js';
+import { dropTransport } from './transport-events.js';
 
 /** What carrying out a close decision needs from the connection. */
 export interface CloseEffects {
@@ -40,7 +41,7 @@ export class CloseDriver {
       this.#effects.flush();
       this.#effects.transport.end();
     }
-    if (decision.destroyTransport === true) this.#effects.transport.destroy();
+    if (decision.destroyTransport === true) dropTransport(this.#effects.transport);
     if (decision.clearTimer === true) {
       clearTimeout(this.#timer);
       this.#timer = undefined;

@@ -21,7 +21,7 @@ import { InboundProcessor } from './inbound-processor.js';
 import { MessageSender } from './message-sender.js';
 import { createMessageWritable } from './message-writable.js';
 import { StreamTurn, tagged } from './outbound-entry.js';
-import { attachTransport } from './transport-events.js';
+import { attachTransport, dropTransport } from './transport-events.js';
 
 /** The connection's Duplex, as its core uses it. */
 type ConnectionStream = NodeDuplex;
@@ -282,7 +282,7 @@ export class ConnectionCore
       code: ErrorCode.KeepaliveTimeout,
     });
     this.#failure ??= err;
-    this.transport.destroy();
+    dropTransport(this.transport);
     this.fail(err);
   }
 
@@ -400,7 +400,9 @@ export class ConnectionCore
     this.#inbound?.stop(cause ?? this.closedError('The connection was destroyed'));
     this.#disposeExtensions();
     for (const turn of this.#turns ?? []) turn.abandon();
-    if (!this.transportClosed && !this.transport.destroyed) {
+    // A Close can go out only while the transport's sending side is open (an HTTP/2 stream
+    // may already be ended in answer to the peer's END_STREAM: see dropTransport).
+    if (!this.transportClosed && !this.transport.destroyed && !this.transport.writableEnded) {
       const code = cause === undefined ? CloseCode.Normal : closeCodeFor(cause);
       const reason = cause === undefined ? '' : closeReasonFor(cause);
       this.#closeStep((handshake) => handshake.fail(code, reason));
@@ -418,7 +420,7 @@ export class ConnectionCore
       this.#closeStep((handshake) => handshake.fail(code, reason));
       this.#sender?.flush();
     }
-    this.transport.destroy();
+    dropTransport(this.transport);
     this.#stream.destroy();
   }
 

@@ -24,6 +24,16 @@ export const transportErrored: unique symbol = Symbol('transportErrored');
 export const transportClosed: unique symbol = Symbol('transportClosed');
 export const transportDrained: unique symbol = Symbol('transportDrained');
 
+// The transport (an optional method it may carry).
+/**
+ * Drops the transport abnormally, where destroy() would say something else: an HTTP/2
+ * stream's destroy() sends RST_STREAM(NO_ERROR), where RFC 8441 §5 wants CANCEL. When a
+ * transport carries a function under this symbol, the connection calls it (with the
+ * transport as `this`) instead of destroy(), and the function must leave the transport
+ * destroyed or closing (see dropTransport in transport-events.ts).
+ */
+export const abortTransport: unique symbol = Symbol('abortTransport');
+
 // The keepalive sweep (keepalive.ts): two integers of state on the connection itself.
 /** Sweep tick of the last sign of life. */
 export const keepaliveSeen: unique symbol = Symbol('keepaliveSeen');

@@ -157,7 +157,9 @@ export class FrameWriter {
     this.#parts = [];
     this.#pending = 0;
     const transport = this.#transport;
-    if (transport.destroyed) return;
+    // Bytes for a transport that is gone, or whose sending side is ended (an HTTP/2 stream
+    // ended in answer to the peer's END_STREAM, see dropTransport), can no longer leave.
+    if (transport.destroyed || transport.writableEnded) return;
     if (parts.length === 1) {
       transport.write(parts[0]);
     } else {

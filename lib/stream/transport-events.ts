@@ -1,6 +1,7 @@
 import type { Duplex as NodeDuplex } from 'node:stream';
 
 import {
+  abortTransport,
   type TransportListener,
   transportBytes,
   transportClosed,
@@ -44,4 +45,14 @@ export function attachTransport(transport: NodeDuplex, listener: TransportListen
   transport.on('error', onError);
   transport.on('close', onClose);
   transport.on('drain', onDrain);
+}
+
+/**
+ * Drops a transport without a closing handshake: through its own abort method when it
+ * carries one (an HTTP/2 stream: RST_STREAM with CANCEL, RFC 8441 §5), else destroy().
+ */
+export function dropTransport(transport: NodeDuplex): void {
+  const abort = (transport as { [abortTransport]?: (this: NodeDuplex) => void })[abortTransport];
+  if (abort === undefined) transport.destroy();
+  else abort.call(transport);
 }

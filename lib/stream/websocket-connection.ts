@@ -25,6 +25,7 @@ import {
 import { checkRawFrame } from './message-sender.js';
 import { tagged } from './outbound-entry.js';
 import { startSelfEcho, stopSelfEcho } from './self-echo.js';
+import { dropTransport } from './transport-events.js';
 
 /** The transport under a connection: a TCP or TLS socket, an HTTP/2 stream, a test pair. */
 export type Transport = NodeDuplex;
@@ -255,7 +256,7 @@ export class WebSocketConnection<In extends Incoming = Message> extends Duplex {
 
   /** Drops the transport at once, with no closing handshake (1006). */
   terminate(): void {
-    this.#core.transport.destroy();
+    dropTransport(this.#core.transport);
     this.destroy();
   }
 
