@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
 import type { Duplex as NodeDuplex } from 'node:stream';
+import { channels } from '../diagnostics.js';
 import type { Extension, ExtensionFactory } from '../extensions/extension.js';
 import { negotiateExtensions } from '../extensions/negotiation.js';
 import {
@@ -19,7 +20,13 @@ import type { ExtensionOffer } from '../protocol/header-parser.js';
 import type { Incoming, Message } from '../stream/connection-events.js';
 import type { ResolvedConnectionOptions } from '../stream/connection-options.js';
 import { WebSocketConnection } from '../stream/websocket-connection.js';
-import { endWithResponse, guardSocket, rejectUpgrade, unguardSocket } from './upgrade-response.js';
+import {
+  endWithResponse,
+  guardSocket,
+  publishServerHandshake,
+  rejectUpgrade,
+  unguardSocket,
+} from './upgrade-response.js';
 
 /** What a server gives each request: defaults for its connection, and where to report. */
 export interface RequestContext {
@@ -234,7 +241,7 @@ export class WebSocketRequest<In extends Incoming = Message> extends EventEmitte
     } catch (err) {
       for (const extension of extensions) extension.dispose();
       this.#settle('rejected', 'application');
-      rejectUpgrade(this.#socket, 500);
+      rejectUpgrade(this.#socket, 500, undefined, undefined, this.resource);
       this.emit('requestRejected', 500);
       throw err;
     }
@@ -247,6 +254,10 @@ export class WebSocketRequest<In extends Incoming = Message> extends EventEmitte
     this.#settle('accepted', 'application');
     (socket as Partial<net.Socket>).setTimeout?.(0);
     socket.write(head);
+    if (channels.handshakeEnd.hasSubscribers) {
+      const names = extensions.map((extension) => extension.name);
+      publishServerHandshake(socket, 101, this.resource, chosen ?? '', names);
+    }
     const connection = new WebSocketConnection(socket, {
       role: 'server',
       resolved: this.#context.connectionOptions,
@@ -281,12 +292,12 @@ export class WebSocketRequest<In extends Incoming = Message> extends EventEmitte
       response = buildRejectResponse(status, reason, headers);
     } catch (err) {
       this.#settle('rejected', 'application');
-      rejectUpgrade(this.#socket, 500);
+      rejectUpgrade(this.#socket, 500, undefined, undefined, this.resource);
       this.emit('requestRejected', 500);
       throw err;
     }
     this.#settle('rejected', 'application');
-    endWithResponse(this.#socket, response);
+    endWithResponse(this.#socket, response, this.resource);
     this.emit('requestRejected', status);
   }
 
@@ -294,7 +305,7 @@ export class WebSocketRequest<In extends Incoming = Message> extends EventEmitte
   [serverReject](status: number, reason: string): void {
     if (this.#state !== 'pending') return;
     this.#settle('rejected', 'server');
-    rejectUpgrade(this.#socket, status, reason);
+    rejectUpgrade(this.#socket, status, reason, undefined, this.resource);
     this.emit('requestRejected', status);
   }
 
@@ -303,7 +314,7 @@ export class WebSocketRequest<In extends Incoming = Message> extends EventEmitte
     // 503 rather than 408: the client sent its whole request in time; it is this server
     // that did not decide, and 408 would blame the client. @see RFC 9110 §15.6.4
     this.#settle('rejected', 'server');
-    rejectUpgrade(this.#socket, 503, 'Handshake timed out');
+    rejectUpgrade(this.#socket, 503, 'Handshake timed out', undefined, this.resource);
     this.emit('requestRejected', 503);
     this.#context.onServerReject(
       new WebSocketError(
@@ -318,6 +329,9 @@ export class WebSocketRequest<In extends Incoming = Message> extends EventEmitte
     if (this.#state !== 'pending') return;
     this.#settle('rejected', 'server');
     this.#socket.destroy();
+    if (channels.handshakeEnd.hasSubscribers) {
+      publishServerHandshake(this.#socket, 0, this.resource, undefined, [], error);
+    }
     this.emit('requestRejected', 0);
     this.#context.onServerReject(error, this);
   }
