@@ -157,6 +157,7 @@ export const CONNECT_SPEC: CommandSpec = {
     '-u': "websocat's one-way modes: stdin and stdout are both always connected",
     '-U': "websocat's one-way modes: stdin and stdout are both always connected",
     '--host': "use -H 'Host: NAME' to send another Host header",
+    '-q': 'wsdx is quiet in a pipe already: only errors go to stderr',
   },
 };
 

@@ -84,6 +84,12 @@ export const CLIENT_HANDSHAKE_OPTIONS: readonly OptionSpec[] = [
     help: 'send Basic credentials (an Authorization header)',
   },
   {
+    name: 'basic-auth',
+    type: 'string',
+    value: 'USER:PASS',
+    help: 'the same as --auth (websocat)',
+  },
+  {
     name: 'location',
     short: 'L',
     type: 'boolean',
@@ -163,7 +169,7 @@ export function readPem(file: string, option: string): Buffer {
  */
 export function clientOptionsFrom(values: OptionValues, handshakeTimeout?: number): ClientOptions {
   const headers = parseHeaders(list(values, 'header'));
-  const auth = text(values, 'auth');
+  const auth = text(values, 'auth') ?? text(values, 'basic-auth');
   if (auth !== undefined) {
     if (!auth.includes(':'))
       throw new UsageError(`--auth takes USER:PASS, got ${JSON.stringify(auth)}`);
