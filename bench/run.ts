@@ -15,8 +15,8 @@
  *
  * --quick: one run each, short phases, small scenario 6/7/8 sizes (a smoke run).
  * --runs=N: N rounds for every figure; --time-ms=MS: measured phase of an echo run.
- * --only=N,M: only those scenarios (1 to 9; 9, fan-out across processes through Redis,
- *   needs redis-server).
+ * --only=N,M: only those scenarios (1 to 10; 9, fan-out across processes through Redis,
+ *   needs redis-server; 10, the command line's start, wsdx --help from dist/cli.js).
  * --ours-options=JSON: connection options for our server and client (e.g.
  *   '{"fragmentOutgoingMessages":false}'), to measure a setting against the defaults.
  * --ours-echo=streams: our echo server reads each message as a stream and pipes it into
@@ -53,11 +53,15 @@ import {
   type VariantKey,
 } from './lib/suite-results.js';
 import { footnoteFor, ratioChart } from './lib/svg-chart.js';
+import { CLI_STARTUP_SCENARIO } from './scenarios/cli-startup.js';
 import { FANOUT_SCENARIO } from './scenarios/fanout.js';
 import { SCENARIOS as ECHO_SCENARIOS, type SuiteConfig, SuiteContext } from './scenarios/suite.js';
 
-/** Every scenario, in order: the library against ws (1-8), then across processes (9). */
-const SCENARIOS = [...ECHO_SCENARIOS, FANOUT_SCENARIO];
+/**
+ * Every scenario, in order: the library against ws (1-8), then across processes (9), then
+ * how fast the command line starts (10).
+ */
+const SCENARIOS = [...ECHO_SCENARIOS, FANOUT_SCENARIO, CLI_STARTUP_SCENARIO];
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const resultsDir = join(root, 'bench', 'results');
@@ -151,7 +155,7 @@ async function main(): Promise<void> {
     .filter((s) => s !== '')
     .map(Number);
   for (const n of only) {
-    if (!SCENARIOS.some((s) => s.n === n)) throw new Error(`--only: no scenario ${n} (1 to 9)`);
+    if (!SCENARIOS.some((s) => s.n === n)) throw new Error(`--only: no scenario ${n} (1 to 10)`);
   }
   const timeMs = option('time-ms');
   const variantOption = option('variants');
