@@ -5,8 +5,16 @@ import { debuglog } from 'node:util';
 /**
  * The names of the `node:diagnostics_channel` channels this library publishes on, so that
  * an APM agent, a metrics exporter or a test can watch handshakes and connections without a
- * listener on each object. Subscribe by name (`diagnostics_channel.subscribe(name, fn)`);
- * nothing is measured or allocated for a connection while nobody subscribes.
+ * listener on each object, as undici's and node:http's channels allow. Subscribe by name
+ * (`diagnostics_channel.subscribe(name, fn)`); nothing is measured or allocated for a
+ * connection while nobody subscribes.
+ *
+ * @see RFC 6455 §4 (the opening handshake), §5.5 (control frames), §7 (closing)
+ * @example
+ * diagnosticsChannel.subscribe(DiagnosticsChannel.Close, (message) => {
+ *   const { code, received, sent } = message as CloseMessage;
+ *   metrics.record(code, received.messages, sent.messages);
+ * });
  */
 export const DiagnosticsChannel = {
   /** A client starts its opening handshake: {@link HandshakeStartMessage}. */

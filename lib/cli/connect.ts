@@ -208,6 +208,8 @@ export async function runConnect(argv: readonly string[]): Promise<number> {
   }
   const [url] = expectPositionals(CONNECT_SPEC, positionals);
   const settings = connectSettings(url!, values, stdinIsDevice());
+  // --no-color is wscat's: the same switch as NO_COLOR, which the terminal views read.
+  if (flag(values, 'no-color')) process.env.NO_COLOR = '1';
   const terminal = process.stdin.isTTY === true && process.stdout.isTTY === true;
   const interactive = terminal && settings.input.kind === 'stdin' && !settings.oneMessage;
   return interactive ? runInteractive(settings) : runPipe(settings);
