@@ -17,10 +17,10 @@
  * --quick: one run each, short phases, small sizes for 6-12 (a smoke run).
  * --runs=N: N rounds for every figure; --time-ms=MS: measured phase of an echo run (and of
  *   the open loop).
- * --only=N,M: only those scenarios (1 to 13; 9, fan-out across processes through Redis,
+ * --only=N,M: only those scenarios (1 to 14; 9, fan-out across processes through Redis,
  *   needs redis-server; 12 raises its processes' limit on open files, beyond the hard
  *   limit only as root; 13, WebSockets over HTTP/2 against HTTP/1.1, needs
- *   openssl).
+ *   openssl; 14, the command line's start, wsdx --help from dist/cli.js).
  * --many-connections=N: scenario 12 with N connections instead of 100,000 (5,000 quick).
  * --ours-options=JSON: connection options for our server and client (e.g.
  *   '{"fragmentOutgoingMessages":false}'), to measure a setting against the defaults.
@@ -59,6 +59,7 @@ import {
 } from './lib/suite-results.js';
 import { footnoteFor, ratioChart } from './lib/svg-chart.js';
 import { BROADCAST_SCENARIO } from './scenarios/broadcast.js';
+import { CLI_STARTUP_SCENARIO } from './scenarios/cli-startup.js';
 import { FANOUT_SCENARIO } from './scenarios/fanout.js';
 import { HTTP2_SCENARIO } from './scenarios/http2.js';
 import { MANY_CONNECTIONS_SCENARIO } from './scenarios/many-connections.js';
@@ -67,7 +68,8 @@ import { SCENARIOS as ECHO_SCENARIOS, type SuiteConfig, SuiteContext } from './s
 
 /**
  * Every scenario, in order: the library against ws (1-8), across processes (9), then many
- * connections against ws (10-12), ours over HTTP/2 against ours over HTTP/1.1 (13).
+ * connections against ws (10-12), ours over HTTP/2 against ours over HTTP/1.1 (13), the
+ * command line's start (14).
  */
 const SCENARIOS = [
   ...ECHO_SCENARIOS,
@@ -76,6 +78,7 @@ const SCENARIOS = [
   BROADCAST_SCENARIO,
   MANY_CONNECTIONS_SCENARIO,
   HTTP2_SCENARIO,
+  CLI_STARTUP_SCENARIO,
 ];
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -172,7 +175,7 @@ async function main(): Promise<void> {
     .filter((s) => s !== '')
     .map(Number);
   for (const n of only) {
-    if (!SCENARIOS.some((s) => s.n === n)) throw new Error(`--only: no scenario ${n} (1 to 13)`);
+    if (!SCENARIOS.some((s) => s.n === n)) throw new Error(`--only: no scenario ${n} (1 to 14)`);
   }
   const timeMs = option('time-ms');
   const variantOption = option('variants');

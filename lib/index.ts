@@ -11,6 +11,16 @@ export {
   type WebSocketFrameConfig,
   type WebSocketFrameFromOptions,
 } from './compat/websocket-frame.js';
+export {
+  type CloseMessage,
+  DiagnosticsChannel,
+  type DiagnosticsRole,
+  type ErrorMessage,
+  type HandshakeEndMessage,
+  type HandshakeStartMessage,
+  type OpenMessage,
+  type TrafficCounts,
+} from './diagnostics.js';
 export type {
   Extension,
   ExtensionFactory,
@@ -22,6 +32,7 @@ export {
   PerMessageDeflate,
   type PerMessageDeflateConfig,
 } from './extensions/permessage-deflate.js';
+export type { ProxyOption } from './handshake/proxy.js';
 export { CloseCode, isSendableCloseCode, isValidWireCloseCode } from './protocol/close-codes.js';
 export { encodeClosePayload, parseClosePayload } from './protocol/close-payload.js';
 export {

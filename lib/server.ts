@@ -329,7 +329,7 @@ export class WebSocketServer<const O extends WebSocketServerOptions = WebSocketS
     callback?: UpgradeCallback<IncomingOf<O>>,
   ): void {
     guardSocket(socket);
-    const channel = new UpgradeChannel(socket, head);
+    const channel = new UpgradeChannel(socket, head, request.url);
     this.#take(request, channel, callback, () =>
       validateUpgradeRequest({
         method: request.method,
@@ -373,7 +373,7 @@ export class WebSocketServer<const O extends WebSocketServerOptions = WebSocketS
       this.#handlerFailed(err, undefined, undefined);
       return;
     }
-    const channel = new Http2StreamChannel(stream);
+    const channel = new Http2StreamChannel(stream, headers[':path']);
     this.#take(request, channel, callback, () => validateExtendedConnect(headers));
   }
 

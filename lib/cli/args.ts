@@ -31,6 +31,11 @@ export interface CommandSpec {
   /** Paragraphs printed after the options (modes, exit status...). */
   notes?: readonly string[];
   examples: readonly string[];
+  /**
+   * What to say about options of other tools that this command does not take (wscat's,
+   * websocat's), by spelling: the unknown-option error adds it.
+   */
+  foreignOptions?: Readonly<Record<string, string>>;
 }
 
 /** Parsed option values, by long name. */
@@ -52,8 +57,9 @@ export const HELP_OPTION: OptionSpec = {
 
 /**
  * Parses `argv` against a command's spec with node:util's parseArgs, turning its errors
- * into UsageErrors (exit status 2) that point at --help, so that a typo never ends in a
- * stack trace.
+ * into one-line UsageErrors (exit status 2) of our own wording, with the nearest option
+ * suggested and a word on other tools' options, so that a typo never ends in a stack trace
+ * or in parseArgs's text.
  */
 export function parseCommandArgs(spec: CommandSpec, argv: readonly string[]): ParsedArgs {
   const options: Record<
@@ -76,8 +82,60 @@ export function parseCommandArgs(spec: CommandSpec, argv: readonly string[]): Pa
     });
     return { values: values as OptionValues, positionals };
   } catch (err) {
-    throw new UsageError(`${(err as Error).message} (see: wsdx ${spec.name} --help)`);
+    throw new UsageError(
+      `${describeParseError(spec, err as Error)} (see: wsdx ${spec.name} --help)`,
+    );
   }
+}
+
+/** Words parseArgs's errors in our own terms (its text quotes unevenly and speaks of '--'). */
+function describeParseError(spec: CommandSpec, err: Error): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  const message = err.message;
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    const option = /option '([^']+)'/i.exec(message)?.[1] ?? message;
+    const foreign = spec.foreignOptions?.[option.split('=')[0]!];
+    if (foreign !== undefined) return `wsdx ${spec.name} has no ${option}: ${foreign}`;
+    const near = nearestOption(spec, option);
+    return `unknown option ${option} for wsdx ${spec.name}${near === undefined ? '' : `; did you mean ${near}?`}`;
+  }
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    const names = /Option '(?:-(\w), )?--([\w-]+)/.exec(message);
+    if (names !== null) {
+      const option = spec.options.find((o) => o.name === names[2]);
+      if (option?.type === 'string')
+        return `--${names[2]} needs a value (${option.value ?? 'VALUE'})`;
+      return `--${names[2]} takes no value`;
+    }
+  }
+  return message.split('\n')[0]!.replace(/'/g, '');
+}
+
+/** The command's option nearest to a misspelt one (at most 2 edits away), for a suggestion. */
+function nearestOption(spec: CommandSpec, given: string): string | undefined {
+  const name = given.replace(/^-+/, '').split('=')[0]!;
+  let best: { label: string; distance: number } | undefined;
+  for (const option of [...spec.options, HELP_OPTION]) {
+    const distance = editDistance(name, option.name);
+    if (distance <= 2 && (best === undefined || distance < best.distance)) {
+      best = { label: `--${option.name}`, distance };
+    }
+  }
+  return best?.label;
+}
+
+/** Levenshtein distance, for suggestions (short strings only). */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + cost);
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
 }
 
 /**
@@ -174,25 +232,39 @@ function stringOf(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m)?$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000 };
+/** A duration as typed: a number with an optional unit. */
+export const DURATION_PATTERN = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const FOREVER: ReadonlySet<string> = new Set(['inf', 'infinity', 'never']);
+
+/** What a duration option accepts besides a positive number. */
+export interface DurationRange {
+  /** 0 is allowed (meaning "at once"). */
+  zero?: boolean;
+  /** `inf`, `infinity` and `never` are allowed, and read as Infinity. */
+  forever?: boolean;
+}
 
 /**
- * Reads a duration in milliseconds: `500ms`, `2s`, `1.5m`, or a bare number of seconds,
- * the unit of wscat and websocat, so that `--ping-interval 10` means what users expect.
+ * Reads a duration in milliseconds: `500ms`, `2s`, `1.5m`, `1h`, or a bare number of
+ * seconds, the unit of wscat and websocat, so that `--ping-interval 10` means what users
+ * expect; `inf`/`never` where waiting forever makes sense.
  */
 export function duration(
   values: OptionValues,
   name: string,
-  allowZero = false,
+  range: DurationRange = {},
 ): number | undefined {
   const raw = text(values, name);
   if (raw === undefined) return undefined;
-  const match = DURATION.exec(raw.trim());
+  const trimmed = raw.trim().toLowerCase();
+  if (range.forever === true && FOREVER.has(trimmed)) return Number.POSITIVE_INFINITY;
+  const match = DURATION_PATTERN.exec(trimmed);
   const ms = match === null ? Number.NaN : Number(match[1]) * (UNIT_MS[match[2] ?? 's'] ?? 1000);
-  if (!Number.isFinite(ms) || ms < (allowZero ? 0 : 1) || ms > 2 ** 31 - 1) {
+  if (!Number.isFinite(ms) || ms < (range.zero === true ? 0 : 1) || ms > 2 ** 31 - 1) {
+    const examples = `10, 2.5s, 500ms or 1h${range.forever === true ? ', or inf' : ''}`;
     throw new UsageError(
-      `--${name} takes a duration such as 10, 2.5s or 500ms, got ${JSON.stringify(raw)}`,
+      `--${name} takes a duration such as ${examples}, got ${JSON.stringify(raw)}`,
     );
   }
   return Math.round(ms);

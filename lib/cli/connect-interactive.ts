@@ -1,11 +1,10 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
-import type { WebSocketConnection } from '../stream/websocket-connection.js';
 import type { ConnectSettings } from './connect.js';
-import { dialLoop } from './dial.js';
+import { dialLoop, type StreamedConnection } from './dial.js';
 import { ExitCode, messageOf } from './errors.js';
-import { type ReceivedMessage, summarize } from './framing.js';
+import { summarize } from './framing.js';
 import { formatBytes, quoted } from './output.js';
 import { formatMessage, PREVIEW_BYTES, Prompt } from './prompt.js';
 import {
@@ -27,7 +26,7 @@ const HELP_LINES = [
 
 /** The connection the prompt currently talks to, across reconnections. */
 interface Current {
-  ws: WebSocketConnection | undefined;
+  ws: StreamedConnection | undefined;
   watch: ConnectionWatch | undefined;
   /** Payloads of the pings sent with /ping, whose pongs are shown even without --show-control. */
   asked: Set<string>;
@@ -69,7 +68,7 @@ export async function runInteractive(settings: ConnectSettings): Promise<number>
 
 /** Runs one connection under the prompt and resolves with how it ended. */
 async function session(
-  ws: WebSocketConnection,
+  ws: StreamedConnection,
   settings: ConnectSettings,
   prompt: Prompt,
   current: Current,
@@ -87,9 +86,9 @@ async function session(
   return outcome;
 }
 
-async function showIncoming(ws: WebSocketConnection, prompt: Prompt): Promise<void> {
+async function showIncoming(ws: StreamedConnection, prompt: Prompt): Promise<void> {
   try {
-    for await (const message of ws as AsyncIterable<ReceivedMessage>) {
+    for await (const message of ws) {
       prompt.print(formatMessage('<', await summarize(message, PREVIEW_BYTES)), 'green');
     }
   } catch {
@@ -179,7 +178,7 @@ function closeWith(argument: string, closeNow: (code: number, reason: string) =>
 async function sendFile(
   file: string,
   prompt: Prompt,
-  ws: WebSocketConnection | undefined,
+  ws: StreamedConnection | undefined,
 ): Promise<void> {
   try {
     if (file === '') throw new Error('/binary needs a FILE');

@@ -1,11 +1,11 @@
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { IncomingMessageStream } from '../stream/incoming-message-stream.js';
-import type { WebSocketConnection } from '../stream/websocket-connection.js';
+import type { IncomingMessageStream } from '../stream/incoming-message-stream.js';
 import type { ConnectSettings } from './connect.js';
-import { dialLoop } from './dial.js';
+import { dialLoop, type StreamedConnection } from './dial.js';
 import { ExitCode } from './errors.js';
-import { messagesOf, type ReceivedMessage, writeMessage } from './framing.js';
+import { messagesOf, writeMessage } from './framing.js';
 import { InputPump } from './input-pump.js';
 import { note, quoted } from './output.js';
 import {
@@ -22,10 +22,11 @@ interface Activity {
 }
 
 /**
- * Runs `wsdx connect` in a pipe: stdin becomes messages (lines, chunks, or one message),
- * messages are written to stdout undecorated, and the end of stdin closes the connection
- * once it has been quiet for --linger, so that the answers to the last messages are not
- * cut off. SIGINT or SIGTERM closes it at once (a second one exits at once).
+ * Runs `wsdx connect` in a pipe: the input (stdin cut into lines or chunks or taken as one
+ * message, or the -x texts) becomes messages, messages are written to stdout undecorated,
+ * and the end of input closes the connection as the settings' `ending` says (quiet for
+ * --linger, --wait, at once, after the first answer, or never: stay until the peer closes).
+ * SIGINT or SIGTERM closes it at once (a second one exits at once).
  */
 export async function runPipe(settings: ConnectSettings): Promise<number> {
   const interrupt = new AbortController();
@@ -36,10 +37,7 @@ export async function runPipe(settings: ConnectSettings): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   process.stdout.on('error', ignoreOutputError);
-  const pump =
-    settings.framing === 'message'
-      ? undefined
-      : new InputPump(messagesOf(process.stdin, settings.framing));
+  const pump = pumpFor(settings);
   try {
     return await dialLoop({ ...settings, signal: interrupt.signal, report: note }, (ws) =>
       pipeSession(ws, settings, pump, interrupt.signal),
@@ -50,13 +48,25 @@ export async function runPipe(settings: ConnectSettings): Promise<number> {
   }
 }
 
+/** The input as messages, read once across reconnections; undefined for --message (streamed) and no input. */
+function pumpFor(settings: ConnectSettings): InputPump | undefined {
+  const limit = settings.oneMessage ? 1 : Number.POSITIVE_INFINITY;
+  const input = settings.input;
+  if (input.kind === 'messages') {
+    const messages = input.messages.map((m) => (settings.binary ? Buffer.from(m) : m));
+    return new InputPump(Readable.from(messages), limit);
+  }
+  if (input.kind === 'none' || settings.framing === 'message') return undefined;
+  return new InputPump(messagesOf(process.stdin, settings.framing), limit);
+}
+
 function ignoreOutputError(): void {
   // A reader that went away (EPIPE) is handled where the write fails.
 }
 
 /** Runs one connection of a pipe session, and resolves with how it ended. */
 async function pipeSession(
-  ws: WebSocketConnection,
+  ws: StreamedConnection,
   settings: ConnectSettings,
   pump: InputPump | undefined,
   signal: AbortSignal,
@@ -75,9 +85,7 @@ async function pipeSession(
   void receive(ws, settings, activity, closeLocally);
   void send(ws, settings, pump, watch.closed, activity).then(
     async (ended) => {
-      if (!ended) return;
-      await lingerUntilQuiet(ws, settings.linger, activity, watch.closed);
-      closeLocally();
+      if (ended) await endOfInput(ws, settings, activity, watch.closed, closeLocally);
     },
     (err: unknown) => {
       // A send cut short by the connection's end is told by the outcome; only input errors are news.
@@ -91,12 +99,37 @@ async function pipeSession(
   return outcome;
 }
 
+/** Closes, or not, once all the input is sent: the settings' `ending`. */
+async function endOfInput(
+  ws: StreamedConnection,
+  settings: ConnectSettings,
+  activity: Activity,
+  closed: Promise<Outcome>,
+  closeLocally: () => void,
+): Promise<void> {
+  const ending = settings.ending;
+  switch (ending.kind) {
+    case 'stay':
+    case 'first-message':
+      return;
+    case 'wait':
+      await Promise.race([sleep(ending.ms), closed]);
+      closeLocally();
+      return;
+    case 'linger':
+      await lingerUntilQuiet(ws, ending.ms, activity, closed);
+      closeLocally();
+      return;
+  }
+}
+
 /**
  * Copies every received message to stdout. When stdout goes away (a `| head` that has
- * seen enough), the rest is skipped and the connection is closed normally.
+ * seen enough), the rest is skipped and the connection is closed normally; with -1, the
+ * first message closes it.
  */
 async function receive(
-  ws: WebSocketConnection,
+  ws: StreamedConnection,
   settings: ConnectSettings,
   activity: Activity,
   closeLocally: () => void,
@@ -106,7 +139,7 @@ async function receive(
     activity.last = Date.now();
   };
   try {
-    for await (const message of ws as AsyncIterable<ReceivedMessage>) {
+    for await (const message of ws) {
       touch();
       if (discard) {
         skip(message);
@@ -119,22 +152,26 @@ async function receive(
         skip(message);
         closeLocally();
       }
+      if (settings.ending.kind === 'first-message') {
+        discard = true;
+        closeLocally();
+      }
     }
   } catch {
     // The connection failed; its outcome says how.
   }
 }
 
-function skip(message: ReceivedMessage): void {
-  if (message instanceof IncomingMessageStream) message.destroy();
+function skip(message: IncomingMessageStream): void {
+  message.destroy();
 }
 
 /**
- * Sends the input; resolves true when it has all been handed to the connection, false
- * when the connection closed first.
+ * Sends the input; resolves true when it has all been handed to the connection (or there
+ * was none), false when the connection closed first.
  */
 async function send(
-  ws: WebSocketConnection,
+  ws: StreamedConnection,
   settings: ConnectSettings,
   pump: InputPump | undefined,
   closed: Promise<Outcome>,
@@ -144,6 +181,7 @@ async function send(
     activity.last = Date.now();
   };
   if (pump !== undefined) return pump.feed(ws, closed, touch);
+  if (settings.input.kind !== 'stdin') return true;
   await pipeline(process.stdin, ws.createMessageStream({ binary: settings.binary }));
   touch();
   return true;
@@ -155,7 +193,7 @@ async function send(
  * "that was all" without also ending what it may still be sending back.
  */
 async function lingerUntilQuiet(
-  ws: WebSocketConnection,
+  ws: StreamedConnection,
   linger: number,
   activity: Activity,
   closed: Promise<Outcome>,

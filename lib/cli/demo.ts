@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
   type CommandSpec,
@@ -11,6 +10,7 @@ import {
   renderHelp,
   text,
 } from './args.js';
+import { findDemoScript } from './demo-script.js';
 import { CliError, ExitCode } from './errors.js';
 
 /** `wsdx demo`'s arguments. */
@@ -30,9 +30,6 @@ export const DEMO_SPEC: CommandSpec = {
   examples: ['wsdx demo', 'wsdx demo 3000'],
 };
 
-/** The demo server, relative to this file (lib/cli/ in a clone). */
-const DEMO = new URL('../../examples/libwebsockets-test-server.ts', import.meta.url);
-
 /**
  * Runs `wsdx demo`: the demo server of examples/ (what `npm start` runs), in a child
  * process through tsx, until SIGINT or SIGTERM, which it passes on. The demo ships with the
@@ -47,15 +44,16 @@ export async function runDemo(argv: readonly string[]): Promise<number> {
   const [portText] = expectPositionals(DEMO_SPEC, positionals);
   const port = portText === undefined ? 8080 : parseInteger(portText, 'PORT', 0, 65535);
   const host = text(values, 'host') ?? '127.0.0.1';
-  if (!existsSync(DEMO)) {
+  const demo = findDemoScript();
+  if (demo === undefined) {
     throw new CliError(
-      'the demo server is missing: examples/libwebsockets-test-server.ts ships with the repository, not the package',
+      'wsdx demo runs in a clone of the repository: its examples/ are not in the published package',
       ExitCode.Failure,
     );
   }
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', fileURLToPath(DEMO), `--port=${port}`, `--host=${host}`],
+    ['--import', 'tsx', fileURLToPath(demo), `--port=${port}`, `--host=${host}`],
     { stdio: 'inherit' },
   );
   const forward = (signal: NodeJS.Signals) => child.kill(signal);

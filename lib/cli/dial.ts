@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ClientOptions, connect } from '../client.js';
-import { HandshakeError, InvalidArgumentError } from '../protocol/errors.js';
-import type { Incoming } from '../stream/connection-events.js';
+import { ErrorCode, HandshakeError, InvalidArgumentError } from '../protocol/errors.js';
+import type { IncomingMessageStream } from '../stream/incoming-message-stream.js';
 import type { WebSocketConnection } from '../stream/websocket-connection.js';
 import { CliError, describeConnectError, ExitCode } from './errors.js';
 import { formatMs } from './output.js';
@@ -14,10 +14,15 @@ const STABLE_MS = 5_000;
 const FIRST_DELAY_MS = 500;
 const MAX_DELAY_MS = 8_000;
 
+/** A connection as the CLI reads it: every message as a stream, any size in constant memory. */
+export type StreamedConnection = WebSocketConnection<IncomingMessageStream>;
+
 /** What the dial loop needs to know. */
 export interface DialSettings {
   url: string;
   client: ClientOptions;
+  /** The --ca file, for the advice in TLS errors. */
+  caFile?: string | undefined;
   reconnect: boolean;
   /** Aborted on SIGINT/SIGTERM: stops connecting and waiting. */
   signal: AbortSignal;
@@ -30,26 +35,25 @@ export interface DialSettings {
  * after a connection that we did not close ourselves, with a backoff from 0.5 s doubling
  * to 8 s, at most MAX_RECONNECTS times in a row. Resolves with the exit status (0, or
  * 130 when interrupted while connecting); rejects with a CliError that says how it ended.
- * Every received message is read as a stream (`messageStreams`), without a size limit,
- * so that the CLI passes messages of any size in constant memory.
+ * Every received message is read as a stream (`messageStreams`, which no size limit
+ * caps by default), so that the CLI passes messages of any size in constant memory.
  */
 export async function dialLoop(
   settings: DialSettings,
-  session: (ws: WebSocketConnection) => Promise<Outcome>,
+  session: (ws: StreamedConnection) => Promise<Outcome>,
 ): Promise<number> {
   let failures = 0;
   for (;;) {
-    let ws: WebSocketConnection;
+    let ws: StreamedConnection;
     try {
-      ws = (await connect(settings.url, {
+      ws = await connect(settings.url, {
         ...settings.client,
         messageStreams: true,
-        maxReceivedMessageSize: Number.POSITIVE_INFINITY,
         signal: settings.signal,
-      })) as WebSocketConnection<Incoming> as WebSocketConnection;
+      });
     } catch (err) {
       if (settings.signal.aborted) return ExitCode.Interrupted;
-      const failure = describeConnectError(err, settings.url);
+      const failure = describeConnectError(err, settings.url, settings);
       if (!settings.reconnect || !isRetryable(err) || ++failures > MAX_RECONNECTS) throw failure;
       await pause(settings, failure.message, failures);
       continue;
@@ -69,9 +73,11 @@ export async function dialLoop(
   }
 }
 
-/** Tells whether trying again can help: not after a 4xx answer or a bad argument. */
+/** Tells whether trying again can help: not after a 4xx answer (a proxy's too) or a bad argument. */
 function isRetryable(err: unknown): boolean {
   if (err instanceof InvalidArgumentError) return false;
+  if (err instanceof HandshakeError && err.code === ErrorCode.ProxyRefused)
+    return err.status >= 500;
   if (err instanceof HandshakeError) return err.status === 0 || err.status >= 500;
   return !(err instanceof CliError);
 }

@@ -51,6 +51,7 @@ export class UsageError extends CliError {
 const NETWORK_REASONS: Record<string, string> = {
   ECONNREFUSED: 'connection refused',
   ECONNRESET: 'connection reset by the server',
+  EPIPE: 'connection reset by the server',
   ENOTFOUND: 'host not found',
   EAI_AGAIN: 'host name lookup failed',
   ETIMEDOUT: 'timed out',
@@ -60,52 +61,135 @@ const NETWORK_REASONS: Record<string, string> = {
   EACCES: 'permission denied',
 };
 
+/** What the user gave that advice about a failure depends on. */
+export interface ConnectContext {
+  /** The --ca file, if one was given. */
+  caFile?: string | undefined;
+}
+
 /**
  * Turns a failure of connect() into a one-line CliError with the right exit status, so
- * that `wsdx connect` never shows a stack trace for what is the network's or the
- * server's doing.
+ * that `wsdx connect` never shows a stack trace (nor OpenSSL's internals) for what is the
+ * network's, the proxy's or the server's doing, and gives advice that fits what was given.
  */
-export function describeConnectError(err: unknown, url: string): CliError {
+export function describeConnectError(
+  err: unknown,
+  url: string,
+  context: ConnectContext = {},
+): CliError {
   if (err instanceof CliError) return err;
   if (err instanceof InvalidArgumentError) return new UsageError(err.message);
-  if (err instanceof HandshakeError) return describeHandshakeError(err, url);
-  if (err instanceof WebSocketError) return new CliError(err.message, ExitCode.ConnectFailed);
+  if (err instanceof HandshakeError) return describeHandshakeError(err, url, context);
+  if (err instanceof WebSocketError) {
+    return new CliError(
+      `could not connect to ${url}: ${firstLine(err.message)}`,
+      ExitCode.ConnectFailed,
+    );
+  }
   return new CliError(`could not connect to ${url}: ${messageOf(err)}`, ExitCode.ConnectFailed);
 }
 
-function describeHandshakeError(err: HandshakeError, url: string): CliError {
+function describeHandshakeError(
+  err: HandshakeError,
+  url: string,
+  context: ConnectContext,
+): CliError {
   if (err.code === ErrorCode.HandshakeTimeout) {
     return new CliError(`could not connect to ${url}: ${err.message}`, ExitCode.ConnectFailed);
   }
+  if (err.code === ErrorCode.ProxyRefused) {
+    const hint =
+      err.status === 407
+        ? ' (give its credentials in the URL: --proxy http://USER:PASS@HOST:PORT)'
+        : '';
+    return new CliError(`${lowerFirst(err.message)}${hint}`, ExitCode.ConnectFailed);
+  }
   if (err.status === 0) {
+    const proxy = /^Could not connect to the proxy (\S+):/.exec(err.message);
+    if (proxy !== null) {
+      return new CliError(
+        `could not connect to the proxy ${proxy[1]}: ${networkReason(err, context)} (set with --proxy, or HTTP_PROXY/HTTPS_PROXY; --proxy none goes direct)`,
+        ExitCode.ConnectFailed,
+      );
+    }
     return new CliError(
-      `could not connect to ${url}: ${networkReason(err)}`,
+      `could not connect to ${url}: ${networkReason(err, context)}`,
       ExitCode.ConnectFailed,
     );
   }
   if (err.status === 101) {
     return new CliError(
-      `invalid handshake answer from ${url}: ${err.message}`,
+      `invalid handshake answer from ${url}: ${firstLine(err.message)}`,
       ExitCode.HandshakeRefused,
     );
   }
   const statusText = STATUS_CODES[err.status] ?? 'Unknown';
   const body = firstLine(err.body);
-  const detail = body === '' || body === statusText ? '' : `: ${body}`;
+  const location = err.headers.location;
+  const detail =
+    err.status >= 300 && err.status < 400 && typeof location === 'string'
+      ? `: redirected to ${location} (-L follows redirects)`
+      : body === '' || body === statusText
+        ? ''
+        : `: ${body}`;
   return new CliError(
     `the server refused the handshake: ${err.status} ${statusText}${detail}`,
     ExitCode.HandshakeRefused,
   );
 }
 
-function networkReason(err: HandshakeError): string {
-  const cause = err.cause as NodeJS.ErrnoException | undefined;
+/** Certificate errors whose cure is a CA to trust. */
+const UNTRUSTED = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_UNTRUSTED',
+]);
+
+/** Says in words why the network (or TLS) failed, with advice that fits what was given. */
+function networkReason(err: HandshakeError, context: ConnectContext): string {
+  const cause = err.cause as (NodeJS.ErrnoException & { reason?: string }) | undefined;
   const code = cause?.code;
   if (code !== undefined && NETWORK_REASONS[code] !== undefined) return NETWORK_REASONS[code];
-  if (code !== undefined && /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO/.test(code)) {
-    return `TLS: ${cause?.message ?? code} (trust its CA with --ca FILE, or skip the check with --insecure)`;
+  const ca = context.caFile;
+  if (code !== undefined && UNTRUSTED.has(code)) {
+    return ca === undefined
+      ? 'TLS: the server certificate is not trusted (self-signed, or signed by an unknown CA): trust its CA with --ca FILE, or skip the check with --insecure'
+      : `TLS: the server certificate is not signed by the CA in ${ca}: check --ca, or skip the check with --insecure`;
   }
-  return cause?.message ?? err.message;
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    const names = /(?:altnames|list): (.*)$/.exec(cause?.reason ?? '')?.[1];
+    return `TLS: the server certificate is not for this host${names === undefined ? '' : ` (it is for ${names})`}: connect by a name it holds, or skip the check with --insecure`;
+  }
+  if (code === 'CERT_HAS_EXPIRED') {
+    return 'TLS: the server certificate has expired (skip the check with --insecure)';
+  }
+  if (code === 'CERT_NOT_YET_VALID') {
+    return 'TLS: the server certificate is not valid yet: check the clock (or skip the check with --insecure)';
+  }
+  const text = cause?.message ?? err.message;
+  if (
+    code === 'ERR_SSL_WRONG_VERSION_NUMBER' ||
+    /wrong version number|packet length too long/i.test(text)
+  ) {
+    return 'TLS: the server does not speak TLS on this port (is it ws:// rather than wss://?)';
+  }
+  if (code !== undefined && /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO/.test(code)) {
+    return `TLS: ${opensslReason(text)}`;
+  }
+  return firstLine(text);
+}
+
+/** Keeps the reason of an OpenSSL error ("...:SSL routines:func:reason:file:line"), not its internals. */
+function opensslReason(text: string): string {
+  const reason = /SSL routines:[^:]*:([^:]+)/.exec(text)?.[1];
+  return reason ?? firstLine(text);
+}
+
+function lowerFirst(text: string): string {
+  return text.charAt(0).toLowerCase() + text.slice(1);
 }
 
 /** Gives the first non-empty line of a text, cut to 120 characters. */

@@ -1,5 +1,9 @@
 import type { Readable } from 'node:stream';
+import type { Incoming } from '../stream/connection-events.js';
 import type { WebSocketConnection } from '../stream/websocket-connection.js';
+
+/** A connection of any receive mode: sending does not depend on it. */
+type AnyConnection = WebSocketConnection<Incoming>;
 
 const CLOSED = Symbol('closed');
 
@@ -13,9 +17,12 @@ export class InputPump {
   readonly #iterator: AsyncIterator<string | Buffer>;
   #pending: Promise<IteratorResult<string | Buffer>> | undefined;
   #carry: string | Buffer | undefined;
+  /** Messages still allowed (-1 sends one); the input ends after them. */
+  #left: number;
 
-  constructor(messages: Readable) {
+  constructor(messages: Readable, limit = Number.POSITIVE_INFINITY) {
     this.#iterator = messages[Symbol.asyncIterator]() as AsyncIterator<string | Buffer>;
+    this.#left = limit;
   }
 
   /**
@@ -23,13 +30,10 @@ export class InputPump {
    * closes (resolves false). `closed` settles when the connection has closed; `onSent`
    * is called after each message is handed over.
    */
-  async feed(
-    ws: WebSocketConnection,
-    closed: Promise<unknown>,
-    onSent: () => void,
-  ): Promise<boolean> {
+  async feed(ws: AnyConnection, closed: Promise<unknown>, onSent: () => void): Promise<boolean> {
     const gone = closed.then((): typeof CLOSED => CLOSED);
     while (ws.isOpen) {
+      if (this.#left <= 0) return true;
       const message = await this.#next(gone);
       if (message === CLOSED) return false;
       if (message === undefined) return true;
@@ -37,6 +41,7 @@ export class InputPump {
         this.#carry = message;
         return false;
       }
+      this.#left--;
       await Promise.race([sendMessage(ws, message), gone]);
       onSent();
     }
@@ -60,17 +65,14 @@ export class InputPump {
 /** Writes queued on the connection before a write waits for the queue to be taken. */
 export const MAX_QUEUED_MESSAGES = 256;
 
-const written = new WeakMap<WebSocketConnection, number>();
+const written = new WeakMap<AnyConnection, number>();
 
 /**
  * Writes one message with backpressure: waits when the connection says it is full, and
  * also every MAX_QUEUED_MESSAGES messages until those are taken, so that a flood of tiny
  * messages (100 000 short lines) never queues more than a bounded batch of writes.
  */
-export async function sendMessage(
-  ws: WebSocketConnection,
-  message: string | Buffer,
-): Promise<void> {
+export async function sendMessage(ws: AnyConnection, message: string | Buffer): Promise<void> {
   const count = (written.get(ws) ?? 0) + 1;
   written.set(ws, count);
   if (count % MAX_QUEUED_MESSAGES === 0) {
@@ -81,7 +83,7 @@ export async function sendMessage(
 }
 
 /** Resolves when a connection can take more, or can take nothing any more. */
-export function roomIn(ws: WebSocketConnection): Promise<void> {
+export function roomIn(ws: AnyConnection): Promise<void> {
   return new Promise((resolve) => {
     const done = (): void => {
       ws.removeListener('drain', done);

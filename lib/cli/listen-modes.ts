@@ -1,19 +1,19 @@
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { pipeline } from 'node:stream/promises';
-import type { WebSocketServer } from '../server.js';
+import type { Incoming, Message } from '../stream/connection-events.js';
 import type { IncomingMessageStream } from '../stream/incoming-message-stream.js';
 import type { WebSocketConnection } from '../stream/websocket-connection.js';
+import type { StreamedConnection } from './dial.js';
 import {
   type Framing,
   messagesOf,
-  type ReceivedMessage,
   readHead,
   SMALL_MESSAGE_BYTES,
   summarize,
   writeMessage,
 } from './framing.js';
 import { sendMessage } from './input-pump.js';
-import type { ListenMode } from './listen.js';
+import type { StreamingMode, WholeMessageMode } from './listen.js';
 import { formatBytes, note, quoted } from './output.js';
 import { formatMessage, PREVIEW_BYTES, Prompt } from './prompt.js';
 import { agreedTerms, closeName } from './session.js';
@@ -23,7 +23,7 @@ export const BROADCAST_BUFFER_LIMIT = 8 * 1024 * 1024;
 
 /** Reports connections and closes on stderr (or above the prompt). */
 export function announce(
-  ws: WebSocketConnection,
+  ws: WebSocketConnection<Incoming>,
   id: string,
   print: (line: string) => void = note,
 ): void {
@@ -37,9 +37,10 @@ export function announce(
  * --echo: every message goes back to its sender with its type, streamed (a message of
  * any size passes in constant memory, and a slow reader slows its own sender down).
  */
-export function echo(): ListenMode {
+export function echo(): StreamingMode {
   return {
     messageStreams: true,
+    deferCloseReply: false,
     onConnection(ws, id) {
       announce(ws, id);
       void echoAll(ws);
@@ -47,9 +48,9 @@ export function echo(): ListenMode {
   };
 }
 
-async function echoAll(ws: WebSocketConnection): Promise<void> {
+async function echoAll(ws: StreamedConnection): Promise<void> {
   try {
-    for await (const message of ws as AsyncIterable<IncomingMessageStream>) {
+    for await (const message of ws) {
       if (!ws.isOpen) {
         message.destroy();
         continue;
@@ -62,7 +63,7 @@ async function echoAll(ws: WebSocketConnection): Promise<void> {
 }
 
 /** Echoes one message: a small one in one write, a large one streamed as it arrives. */
-async function echoOne(ws: WebSocketConnection, message: IncomingMessageStream): Promise<void> {
+async function echoOne(ws: StreamedConnection, message: IncomingMessageStream): Promise<void> {
   const head = await readHead(message, SMALL_MESSAGE_BYTES);
   const bytes = Buffer.concat(head.chunks);
   if (head.ended) {
@@ -78,20 +79,26 @@ async function echoOne(ws: WebSocketConnection, message: IncomingMessageStream):
  * --broadcast: every message to every other open client. A client that does not keep up
  * (more than 8 MiB waiting) misses messages rather than growing the server's memory.
  */
-export function broadcastFrom(): ListenMode {
+export function broadcastFrom(): WholeMessageMode {
+  const clients = new Clients<WebSocketConnection<Message>>();
   return {
     messageStreams: false,
-    onConnection(ws, id, wss) {
+    onConnection(ws, id) {
+      clients.add(ws);
       announce(ws, id);
-      void relay(ws, id, wss);
+      void relay(ws, id, clients);
     },
   };
 }
 
-async function relay(ws: WebSocketConnection, id: string, wss: WebSocketServer): Promise<void> {
+async function relay(
+  ws: WebSocketConnection<Message>,
+  id: string,
+  clients: Clients<WebSocketConnection<Message>>,
+): Promise<void> {
   try {
-    for await (const message of ws as AsyncIterable<string | Buffer>) {
-      for (const other of wss.connections) {
+    for await (const message of ws) {
+      for (const other of clients.open) {
         if (other === ws || !other.isOpen) continue;
         if (other.bufferedAmount > BROADCAST_BUFFER_LIMIT) {
           note(
@@ -112,8 +119,10 @@ async function relay(ws: WebSocketConnection, id: string, wss: WebSocketServer):
  * and type on a terminal) and sends what is typed, or read from stdin, to every client.
  * Messages from several clients are printed one whole message at a time.
  */
-export class PrintMode implements ListenMode {
+export class PrintMode implements StreamingMode {
   readonly messageStreams = true;
+  readonly deferCloseReply = false;
+  readonly #clients = new Clients<StreamedConnection>();
   readonly #framing: Framing;
   readonly #binaryInput: boolean;
   #prompt: Prompt | undefined;
@@ -124,17 +133,18 @@ export class PrintMode implements ListenMode {
     this.#binaryInput = binary;
   }
 
-  onConnection(ws: WebSocketConnection, id: string): void {
+  onConnection(ws: StreamedConnection, id: string): void {
+    this.#clients.add(ws);
     const prompt = this.#prompt;
     announce(ws, id, prompt === undefined ? note : (line) => prompt.print(`* ${line}`, 'gray'));
     void this.#read(ws, id);
   }
 
-  start(wss: WebSocketServer): void {
+  start(): void {
     if (process.stdin.isTTY === true && process.stdout.isTTY === true) {
       const prompt = new Prompt('> ');
       this.#prompt = prompt;
-      prompt.on('line', (line: string) => sendToAll(wss, line));
+      prompt.on('line', (line: string) => sendToAll(this.#clients, line));
       const quit = (): void => {
         process.kill(process.pid, 'SIGINT');
       };
@@ -142,16 +152,16 @@ export class PrintMode implements ListenMode {
       prompt.on('interrupt', quit);
       return;
     }
-    void this.#pumpStdin(wss);
+    void this.#pumpStdin();
   }
 
   stop(): void {
     this.#prompt?.close();
   }
 
-  async #read(ws: WebSocketConnection, id: string): Promise<void> {
+  async #read(ws: StreamedConnection, id: string): Promise<void> {
     try {
-      for await (const message of ws as AsyncIterable<ReceivedMessage>) {
+      for await (const message of ws) {
         const prompt = this.#prompt;
         if (prompt === undefined)
           await this.#serially(() => writeMessage(process.stdout, message, this.#framing));
@@ -170,12 +180,12 @@ export class PrintMode implements ListenMode {
   }
 
   /** Sends stdin's lines (or chunks, with --binary) to every client, waiting for the first one. */
-  async #pumpStdin(wss: WebSocketServer): Promise<void> {
+  async #pumpStdin(): Promise<void> {
     try {
       const input = messagesOf(process.stdin, this.#binaryInput ? 'binary' : 'lines');
       for await (const message of input as AsyncIterable<string | Buffer>) {
-        if (wss.connections.length === 0) await once(wss, 'connect');
-        await sendToAllWithBackpressure(wss, message);
+        if (this.#clients.open.length === 0) await once(this.#clients, 'added');
+        await sendToAllWithBackpressure(this.#clients, message);
       }
     } catch (err) {
       note(`cannot read stdin: ${(err as Error).message}`);
@@ -183,14 +193,32 @@ export class PrintMode implements ListenMode {
   }
 }
 
-function sendToAll(wss: WebSocketServer, message: string | Buffer): void {
-  for (const ws of wss.connections) if (ws.isOpen) ws.write(message);
+function sendToAll(clients: Clients<StreamedConnection>, message: string | Buffer): void {
+  for (const ws of clients.open) ws.write(message);
 }
 
 async function sendToAllWithBackpressure(
-  wss: WebSocketServer,
+  clients: Clients<StreamedConnection>,
   message: string | Buffer,
 ): Promise<void> {
-  const sends = wss.connections.filter((ws) => ws.isOpen).map((ws) => sendMessage(ws, message));
-  await Promise.all(sends);
+  await Promise.all(clients.open.map((ws) => sendMessage(ws, message)));
+}
+
+/**
+ * The connections of a mode, each until its close; emits 'added' for a new one (stdin
+ * waits for the first client).
+ */
+class Clients<C extends WebSocketConnection<Incoming>> extends EventEmitter {
+  readonly #all = new Set<C>();
+
+  add(ws: C): void {
+    this.#all.add(ws);
+    ws.once('close', () => this.#all.delete(ws));
+    this.emit('added', ws);
+  }
+
+  /** The connections open for messages. */
+  get open(): C[] {
+    return [...this.#all].filter((ws) => ws.isOpen);
+  }
 }

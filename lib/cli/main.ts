@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { type CommandSpec, renderHelp } from './args.js';
+import { commandLineOf } from './command-line.js';
+import { findDemoScript } from './demo-script.js';
 import { CliError, ExitCode, messageOf, UsageError } from './errors.js';
 import { flush } from './output.js';
 
@@ -18,6 +20,8 @@ interface Command {
   /** One line for `wsdx --help`. */
   brief: string;
   load: () => Promise<LoadedCommand>;
+  /** Whether this installation can run it (listed in --help only then). */
+  available?: () => boolean;
 }
 
 const COMMANDS: readonly Command[] = [
@@ -55,21 +59,27 @@ const COMMANDS: readonly Command[] = [
   },
   {
     name: 'demo',
-    brief: 'run the demo server (what npm start runs)',
+    brief: 'run the demo server of the repository (what npm start runs)',
     load: async () => {
       const m = await import('./demo.js');
       return { spec: m.DEMO_SPEC, run: m.runDemo };
     },
+    // The demo is in the repository's examples/, which the published package does not ship.
+    available: () => findDemoScript() !== undefined,
   },
 ];
 
-/** Renders `wsdx --help`: the commands and where to read more. */
+/** Renders `wsdx --help`: the commands this installation can run, and where to read more. */
 export function mainHelp(): string {
-  const rows = COMMANDS.map(({ name, brief }) => `  ${name.padEnd(14)}${brief}`);
+  const rows = COMMANDS.filter((c) => c.available?.() ?? true).map(
+    ({ name, brief }) => `  ${name.padEnd(14)}${brief}`,
+  );
   return [
     'wsdx: a WebSocket cat built on websocket-duplex, in which everything is a stream.',
     '',
     'Usage: wsdx COMMAND [options] [arguments]',
+    '       wsdx [options] URL             (connect, as websocat; wscat: wsdx -c URL)',
+    '       wsdx -l PORT, wsdx -s PORT     (listen: wscat, websocat)',
     '',
     'Commands:',
     ...rows,
@@ -81,7 +91,8 @@ export function mainHelp(): string {
     '',
     'Examples:',
     '  wsdx listen 8080 --echo &',
-    '  echo hello | wsdx connect ws://127.0.0.1:8080/',
+    '  echo hello | wsdx ws://127.0.0.1:8080/',
+    "  wsdx listen 8080 --exec 'sort'",
     '',
   ].join('\n');
 }
@@ -110,6 +121,10 @@ async function dispatch(argv: readonly string[]): Promise<number> {
     return ExitCode.Ok;
   }
   if (name === 'help') return help(rest[0]);
+  if (!COMMANDS.some((c) => c.name === name)) {
+    const line = commandLineOf(argv);
+    if (line !== undefined) return (await find(line.command)).run(line.argv);
+  }
   const command = await find(name);
   return command.run(rest);
 }
@@ -117,7 +132,8 @@ async function dispatch(argv: readonly string[]): Promise<number> {
 async function find(name: string): Promise<LoadedCommand> {
   const command = COMMANDS.find((c) => c.name === name);
   if (command === undefined) {
-    throw new UsageError(`unknown command ${JSON.stringify(name)} (see: wsdx --help)`);
+    const what = name.startsWith('-') ? 'option' : 'command';
+    throw new UsageError(`unknown ${what} ${JSON.stringify(name)} (see: wsdx --help)`);
   }
   return command.load();
 }
@@ -135,7 +151,11 @@ async function help(name: string | undefined): Promise<number> {
 function report(err: unknown): number {
   const exitCode = err instanceof CliError ? err.exitCode : ExitCode.Failure;
   const prefix = err instanceof CliError ? '' : 'internal error: ';
-  process.stderr.write(`wsdx: ${prefix}${messageOf(err)}\n`);
+  // One line, whatever the message holds (OpenSSL's, a peer's text).
+  const text = messageOf(err)
+    .replace(/\s*\n\s*/g, ' ')
+    .trim();
+  process.stderr.write(`wsdx: ${prefix}${text}\n`);
   if (process.env.WSDX_DEBUG === '1' && err instanceof Error)
     process.stderr.write(`${err.stack}\n`);
   return exitCode;

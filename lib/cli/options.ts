@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { ClientOptions } from '../client.js';
-import { flag, list, type OptionSpec, type OptionValues, text } from './args.js';
+import { checkProxyOption, type ProxyOption } from '../handshake/proxy.js';
+import { flag, list, type OptionSpec, type OptionValues, parseInteger, text } from './args.js';
 import { messageOf, UsageError } from './errors.js';
 
 /** --compress, which every command that opens a connection accepts. */
@@ -15,8 +16,10 @@ export const COMPRESS_OPTION: OptionSpec = {
 /** Options that choose how input is cut into messages and how messages are written out. */
 export const FRAMING_OPTIONS: readonly OptionSpec[] = [
   { name: 'lines', type: 'boolean', help: 'one text message per line (the default)' },
+  { name: 'text', short: 't', type: 'boolean', help: 'the same as --lines (websocat)' },
   {
     name: 'binary',
+    short: 'b',
     type: 'boolean',
     help: 'raw chunks as binary messages; messages are written out raw',
   },
@@ -37,7 +40,9 @@ export const CLIENT_TLS_OPTIONS: readonly OptionSpec[] = [
     help: 'client certificate (PEM), for servers that ask',
   },
   { name: 'key', type: 'string', value: 'FILE', help: 'private key of --cert (PEM)' },
+  { name: 'passphrase', type: 'string', value: 'TEXT', help: 'passphrase of --key' },
   { name: 'insecure', short: 'k', type: 'boolean', help: 'do not check the server certificate' },
+  { name: 'no-check', short: 'n', type: 'boolean', help: 'the same as --insecure (wscat)' },
 ];
 
 /** The handshake options of the client commands: subprotocols, headers, Origin, TLS. */
@@ -59,11 +64,48 @@ export const CLIENT_HANDSHAKE_OPTIONS: readonly OptionSpec[] = [
     help: 'add a request header (repeatable)',
   },
   {
+    name: 'protocol',
+    type: 'string',
+    multiple: true,
+    value: 'NAME',
+    help: 'the same as --subprotocol (websocat)',
+  },
+  {
     name: 'origin',
     short: 'o',
     type: 'string',
     value: 'ORIGIN',
     help: 'send this Origin header',
+  },
+  {
+    name: 'auth',
+    type: 'string',
+    value: 'USER:PASS',
+    help: 'send Basic credentials (an Authorization header)',
+  },
+  {
+    name: 'basic-auth',
+    type: 'string',
+    value: 'USER:PASS',
+    help: 'the same as --auth (websocat)',
+  },
+  {
+    name: 'location',
+    short: 'L',
+    type: 'boolean',
+    help: 'follow redirects (301, 302, 303, 307, 308)',
+  },
+  {
+    name: 'max-redirects',
+    type: 'string',
+    value: 'N',
+    help: 'follow at most N redirects (default 10; implies --location)',
+  },
+  {
+    name: 'proxy',
+    type: 'string',
+    value: 'URL',
+    help: 'tunnel through this HTTP proxy (http://[USER:PASS@]HOST:PORT); env (the default): HTTPS_PROXY/HTTP_PROXY unless NO_PROXY; none: never',
   },
   ...CLIENT_TLS_OPTIONS,
 ];
@@ -82,7 +124,7 @@ export function framingOf(values: OptionValues): {
   framing: 'lines' | 'binary' | 'message';
   binary: boolean;
 } {
-  const lines = flag(values, 'lines');
+  const lines = flag(values, 'lines') || flag(values, 'text');
   const binary = flag(values, 'binary');
   const whole = flag(values, 'message');
   if (lines && (binary || whole)) {
@@ -126,14 +168,30 @@ export function readPem(file: string, option: string): Buffer {
  * headers, origin, TLS files, handshake timeout, compression.
  */
 export function clientOptionsFrom(values: OptionValues, handshakeTimeout?: number): ClientOptions {
+  const headers = parseHeaders(list(values, 'header'));
+  const auth = text(values, 'auth') ?? text(values, 'basic-auth');
+  if (auth !== undefined) {
+    if (!auth.includes(':'))
+      throw new UsageError(`--auth takes USER:PASS, got ${JSON.stringify(auth)}`);
+    if (Object.keys(headers).some((name) => name.toLowerCase() === 'authorization')) {
+      throw new UsageError('--auth and -H Authorization: choose one');
+    }
+    headers.Authorization = `Basic ${Buffer.from(auth).toString('base64')}`;
+  }
   const options: ClientOptions = {
     perMessageDeflate: compressionOf(values),
-    headers: parseHeaders(list(values, 'header')),
-    protocols: list(values, 'subprotocol'),
+    headers,
+    protocols: [...list(values, 'subprotocol'), ...list(values, 'protocol')],
+    proxy: proxyOf(values),
   };
   const origin = text(values, 'origin');
   if (origin !== undefined) options.origin = origin;
   if (handshakeTimeout !== undefined) options.handshakeTimeout = handshakeTimeout;
+  const maxRedirects = text(values, 'max-redirects');
+  if (flag(values, 'location') || maxRedirects !== undefined) options.followRedirects = true;
+  if (maxRedirects !== undefined) {
+    options.maxRedirects = parseInteger(maxRedirects, '--max-redirects', 0, 100);
+  }
   const ca = text(values, 'ca');
   const cert = text(values, 'cert');
   const key = text(values, 'key');
@@ -142,8 +200,27 @@ export function clientOptionsFrom(values: OptionValues, handshakeTimeout?: numbe
   if (ca !== undefined) options.ca = readPem(ca, '--ca');
   if (cert !== undefined) options.cert = readPem(cert, '--cert');
   if (key !== undefined) options.key = readPem(key, '--key');
-  if (flag(values, 'insecure')) options.rejectUnauthorized = false;
+  const passphrase = text(values, 'passphrase');
+  if (passphrase !== undefined) options.passphrase = passphrase;
+  if (flag(values, 'insecure') || flag(values, 'no-check')) options.rejectUnauthorized = false;
   return options;
+}
+
+/**
+ * Reads --proxy: a proxy URL, `none` (or `off`) for a direct connection, or `env`, the
+ * default: a command line runs in the user's environment and, as curl does, takes its
+ * HTTPS_PROXY, HTTP_PROXY and NO_PROXY (the library reads them only when asked).
+ */
+export function proxyOf(values: OptionValues): ProxyOption | 'env' {
+  const raw = text(values, 'proxy');
+  if (raw === undefined || raw === 'env') return 'env';
+  if (raw === 'none' || raw === 'off') return false;
+  try {
+    checkProxyOption(raw);
+  } catch (err) {
+    throw new UsageError(`--proxy: ${messageOf(err).replace(/^proxy:? ?/, '')}`);
+  }
+  return raw;
 }
 
 /** Reads the server's TLS material from --cert and --key (undefined: plain ws:). */

@@ -20,6 +20,7 @@ export class Progress {
   readonly #total: number | undefined;
   readonly #out: Terminal;
   readonly #started = Date.now();
+  #finished: number | undefined;
   #done = 0;
   #drawnAt = 0;
 
@@ -48,16 +49,22 @@ export class Progress {
     this.#draw(now);
   }
 
-  /** Draws the final state and ends the line. */
+  /**
+   * Ends the transfer: the rate is measured up to now from then on, whatever comes after
+   * (waiting for an answer); draws the final state and ends the line on a terminal.
+   */
   finish(): void {
+    if (this.#finished !== undefined) return;
+    this.#finished = Date.now();
     if (!this.enabled) return;
-    this.#draw(Date.now());
+    this.#draw(this.#finished);
     this.#out.write('\n');
   }
 
-  /** Gives the average rate so far, in bytes per second. */
+  /** Gives the average rate of the transfer (up to its finish), in bytes per second. */
   rate(now = Date.now()): number {
-    const seconds = Math.max((now - this.#started) / 1000, 0.001);
+    const end = this.#finished ?? now;
+    const seconds = Math.max((end - this.#started) / 1000, 0.001);
     return this.#done / seconds;
   }
 

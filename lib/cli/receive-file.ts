@@ -4,9 +4,8 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import type { IncomingHttpHeaders } from 'node:http';
 import { basename, extname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { WebSocketRequest } from '../server.js';
+import { WebSocketServer } from '../server.js';
 import type { IncomingMessageStream } from '../stream/incoming-message-stream.js';
-import type { WebSocketConnection } from '../stream/websocket-connection.js';
 import {
   type CommandSpec,
   expectPositionals,
@@ -16,6 +15,7 @@ import {
   renderHelp,
   text,
 } from './args.js';
+import type { StreamedConnection } from './dial.js';
 import { CliError, ExitCode, messageOf } from './errors.js';
 import { COMPRESS_OPTION, compressionOf, parseListenAddress, serverTlsFrom } from './options.js';
 import { formatBytes, note } from './output.js';
@@ -85,22 +85,22 @@ export async function runReceiveFile(argv: readonly string[]): Promise<number> {
   await makeDir(dir);
   const path = text(values, 'path');
   const origins = list(values, 'origin');
-  const served = await serve({
-    address: parseListenAddress(port, text(values, 'host')),
-    tls: serverTlsFrom(values),
-    server: {
-      ...(path === undefined ? {} : { path }),
-      ...(origins.length === 0 ? {} : { allowedOrigins: origins }),
-      perMessageDeflate: compressionOf(values),
-      messageStreams: true,
-      maxReceivedMessageSize: Number.POSITIVE_INFINITY,
-    },
-  });
+  const served = await serve(
+    { address: parseListenAddress(port, text(values, 'host')), tls: serverTlsFrom(values), path },
+    (httpServer) =>
+      new WebSocketServer({
+        httpServer,
+        ...(path === undefined ? {} : { path }),
+        ...(origins.length === 0 ? {} : { allowedOrigins: origins }),
+        perMessageDeflate: compressionOf(values),
+        messageStreams: true,
+      }),
+  );
   let settle: (ok: boolean) => void = () => {};
   const first = new Promise<boolean>((resolve) => {
     settle = resolve;
   });
-  served.wss.on('request', (request: WebSocketRequest) => {
+  served.wss.on('request', (request) => {
     const ws = request.accept();
     void receiveInto(ws, dir, request.httpRequest.headers).then((ok) => {
       if (ok !== undefined) settle(ok);
@@ -125,7 +125,7 @@ async function makeDir(dir: string): Promise<void> {
  * false when it was cut short, undefined when no file came at all.
  */
 async function receiveInto(
-  ws: WebSocketConnection,
+  ws: StreamedConnection,
   dir: string,
   headers: IncomingHttpHeaders,
 ): Promise<boolean | undefined> {
@@ -133,7 +133,7 @@ async function receiveInto(
   try {
     // Read to the end (the sender's Close): leaving the loop early would destroy the
     // connection before our answer is out.
-    for await (const message of ws as AsyncIterable<IncomingMessageStream>) {
+    for await (const message of ws) {
       if (!message.binary || result !== undefined) {
         message.resume();
         continue;
@@ -147,7 +147,7 @@ async function receiveInto(
 }
 
 async function saveFile(
-  ws: WebSocketConnection,
+  ws: StreamedConnection,
   message: IncomingMessageStream,
   dir: string,
   headers: IncomingHttpHeaders,

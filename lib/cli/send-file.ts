@@ -5,9 +5,7 @@ import { basename } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connect } from '../client.js';
-import type { Incoming } from '../stream/connection-events.js';
 import type { IncomingMessageStream } from '../stream/incoming-message-stream.js';
-import type { WebSocketConnection } from '../stream/websocket-connection.js';
 import {
   type CommandSpec,
   duration,
@@ -15,7 +13,10 @@ import {
   flag,
   parseCommandArgs,
   renderHelp,
+  text,
 } from './args.js';
+import { withScheme } from './command-line.js';
+import type { StreamedConnection } from './dial.js';
 import { CliError, describeConnectError, ExitCode, messageOf } from './errors.js';
 import { CLIENT_HANDSHAKE_OPTIONS, COMPRESS_OPTION, clientOptionsFrom } from './options.js';
 import { formatBytes, formatMs, note } from './output.js';
@@ -37,14 +38,13 @@ export const SEND_FILE_SPEC: CommandSpec = {
     'progress bar on a terminal. Prints the SHA-256 (as sha256sum does) on stdout, and\n' +
     'checks it against the one a `wsdx receive-file` answers with.',
   positionals: [
-    { name: 'URL', help: 'ws:// or wss:// URL of the receiver' },
+    { name: 'URL', help: 'ws:// or wss:// URL of the receiver (ws:// is added to HOST:PORT)' },
     { name: 'FILE', help: 'the file to send' },
   ],
   options: [
     ...CLIENT_HANDSHAKE_OPTIONS,
     {
       name: 'timeout',
-      short: 't',
       type: 'string',
       value: 'DURATION',
       help: 'time allowed to connect (default 10s)',
@@ -75,24 +75,21 @@ export async function runSendFile(argv: readonly string[]): Promise<number> {
     process.stdout.write(renderHelp(SEND_FILE_SPEC));
     return 0;
   }
-  const [url, file] = expectPositionals(SEND_FILE_SPEC, positionals) as [string, string];
+  const [given, file] = expectPositionals(SEND_FILE_SPEC, positionals) as [string, string];
+  const url = withScheme(given);
   const client = clientOptionsFrom(values, duration(values, 'timeout'));
-  const wait = duration(values, 'wait', true) ?? 10_000;
+  const wait = duration(values, 'wait', { zero: true }) ?? 10_000;
   const size = await fileSize(file);
   client.headers = {
     ...client.headers,
     [FILENAME_HEADER]: encodeURIComponent(basename(file)),
     [SIZE_HEADER]: String(size),
   };
-  let ws: WebSocketConnection;
+  let ws: StreamedConnection;
   try {
-    ws = (await connect(url, {
-      ...client,
-      messageStreams: true,
-      maxReceivedMessageSize: Number.POSITIVE_INFINITY,
-    })) as WebSocketConnection<Incoming> as WebSocketConnection;
+    ws = await connect(url, { ...client, messageStreams: true });
   } catch (err) {
-    throw describeConnectError(err, url);
+    throw describeConnectError(err, url, { caFile: text(values, 'ca') });
   }
   return sendOver(ws, file, size, wait);
 }
@@ -109,7 +106,7 @@ async function fileSize(file: string): Promise<number> {
 
 /** Sends the file, prints its hash, and compares it with the receiver's. */
 async function sendOver(
-  ws: WebSocketConnection,
+  ws: StreamedConnection,
   file: string,
   size: number,
   wait: number,
@@ -131,6 +128,9 @@ async function sendOver(
       failure ?? new CliError(`the file was not sent: ${messageOf(err)}`, ExitCode.ConnectionLost)
     );
   }
+  // The transfer ends when the last byte has left for the network, not when the receiver's
+  // answer comes (or the wait for it ends): that is what the rate is measured over.
+  await handedToNetwork(ws, watch.closed);
   progress.finish();
   const digest = hash.digest('hex');
   process.stdout.write(`${digest}  ${file}\n`);
@@ -165,17 +165,28 @@ function judge(
   return ExitCode.Ok;
 }
 
+/** Resolves once the connection holds no byte of ours that the kernel has not taken, or has closed. */
+async function handedToNetwork(ws: StreamedConnection, closed: Promise<unknown>): Promise<void> {
+  let open = true;
+  void closed.then(() => {
+    open = false;
+  });
+  while (open && ws.bufferedAmount > 0) {
+    await Promise.race([sleep(5), closed]);
+  }
+}
+
 /**
  * Reads everything the peer sends while the file goes out (an echo server would
  * otherwise fill up and stall both sides), to the end of the connection, and reports
  * the SHA-256 that the receiver answers with.
  */
 async function readVerdicts(
-  ws: WebSocketConnection,
+  ws: StreamedConnection,
   onVerdict: (hex: string) => void,
 ): Promise<void> {
   try {
-    for await (const message of ws as AsyncIterable<IncomingMessageStream>) {
+    for await (const message of ws) {
       if (message.binary) {
         message.resume();
         continue;

@@ -1,7 +1,7 @@
 import http, { type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { WebSocketServer, type WebSocketServerOptions } from '../server.js';
+import type { WebSocketServer, WebSocketServerOptions } from '../server.js';
 import { CliError, ExitCode } from './errors.js';
 import { type ListenAddress, urlOf } from './options.js';
 import { note } from './output.js';
@@ -10,14 +10,14 @@ import { note } from './output.js';
 export interface ServeOptions {
   address: ListenAddress;
   tls: { cert: Buffer; key: Buffer } | undefined;
-  /** The WebSocketServer's own options (path, protocols, origins, connection tunables). */
-  server: Omit<WebSocketServerOptions, 'httpServer' | 'noServer'>;
+  /** The path it serves, for the URL it prints ('/' by default). */
+  path?: string | undefined;
 }
 
-/** A listening CLI server. */
-export interface Served {
+/** A listening CLI server; `O` are its WebSocketServer's options, which type its connections. */
+export interface Served<O extends WebSocketServerOptions = WebSocketServerOptions> {
   http: Server;
-  wss: WebSocketServer;
+  wss: WebSocketServer<O>;
   /** The URL clients connect to, with the port actually bound. */
   url: string;
 }
@@ -25,11 +25,15 @@ export interface Served {
 const NOT_WEBSOCKET = 'This is a WebSocket endpoint (wsdx): connect with a WebSocket client.\n';
 
 /**
- * Starts an HTTP or HTTPS server with a WebSocketServer on it, and prints where it
- * listens on stderr (`wsdx: listening on ws://...`): port 0 picks a free port, and the
- * line tells scripts which one. Plain HTTP requests get 426 Upgrade Required.
+ * Starts an HTTP or HTTPS server with the WebSocketServer that `attach` makes on it (the
+ * caller writes its options, so that their literal type gives the connections' type), and
+ * prints where it listens on stderr (`wsdx: listening on ws://...`): port 0 picks a free
+ * port, and the line tells scripts which one. Plain HTTP requests get 426 Upgrade Required.
  */
-export async function serve(options: ServeOptions): Promise<Served> {
+export async function serve<O extends WebSocketServerOptions>(
+  options: ServeOptions,
+  attach: (httpServer: Server) => WebSocketServer<O>,
+): Promise<Served<O>> {
   const onRequest = (_req: IncomingMessage, res: ServerResponse): void => {
     res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' }).end(NOT_WEBSOCKET);
   };
@@ -37,14 +41,14 @@ export async function serve(options: ServeOptions): Promise<Served> {
     options.tls === undefined
       ? http.createServer(onRequest)
       : https.createServer({ cert: options.tls.cert, key: options.tls.key }, onRequest);
-  const wss = new WebSocketServer({ ...options.server, httpServer });
+  const wss = attach(httpServer);
   wss.on('error', (err: Error) => note(`error: ${err.message}`));
   await listen(httpServer, options.address);
   const bound = httpServer.address() as AddressInfo;
   const url = urlOf(
     options.tls !== undefined,
     { host: options.address.host, port: bound.port },
-    options.server.path ?? '/',
+    options.path ?? '/',
   );
   note(`listening on ${url}`);
   return { http: httpServer, wss, url };
@@ -71,8 +75,8 @@ function listen(server: Server, address: ListenAddress): Promise<void> {
  * every connection gets a Close 1001, and those still open after `grace` ms are dropped.
  * A second signal exits at once.
  */
-export async function serveUntilSignal(
-  served: Served,
+export async function serveUntilSignal<O extends WebSocketServerOptions>(
+  served: Served<O>,
   grace = 2_000,
   done?: Promise<unknown>,
 ): Promise<void> {
@@ -90,7 +94,10 @@ export async function serveUntilSignal(
 }
 
 /** Shuts the WebSocket server down, then the HTTP server. */
-export async function stopServing(served: Served, grace = 2_000): Promise<void> {
+export async function stopServing<O extends WebSocketServerOptions>(
+  served: Served<O>,
+  grace = 2_000,
+): Promise<void> {
   await served.wss.shutDown({ gracePeriod: grace });
   await new Promise<void>((resolve) => {
     served.http.close(() => resolve());

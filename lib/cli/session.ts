@@ -1,4 +1,5 @@
 import { CloseCode, isSendableCloseCode } from '../protocol/close-codes.js';
+import type { Incoming } from '../stream/connection-events.js';
 import type { WebSocketConnection } from '../stream/websocket-connection.js';
 import { parseInteger } from './args.js';
 import { CliError, ExitCode, UsageError } from './errors.js';
@@ -23,7 +24,7 @@ export function closeName(code: number): string {
  * Describes what the handshake agreed beyond the connection itself, for the connection
  * notices: ' (subprotocol chat.v1, permessage-deflate)', or '' when nothing was.
  */
-export function agreedTerms(ws: WebSocketConnection): string {
+export function agreedTerms(ws: WebSocketConnection<Incoming>): string {
   const terms = [
     ...(ws.protocol === '' ? [] : [`subprotocol ${ws.protocol}`]),
     ...ws.extensions.map((extension) => extension.name),
@@ -105,7 +106,7 @@ export class ConnectionWatch {
   #sequence = 0;
 
   constructor(
-    readonly ws: WebSocketConnection,
+    readonly ws: WebSocketConnection<Incoming>,
     heartbeat: HeartbeatOptions,
     readonly onControl: (event: ControlEvent) => void,
   ) {

@@ -4,7 +4,10 @@ import http, {
   type OutgoingHttpHeaders,
 } from 'node:http';
 import https from 'node:https';
+import { isIP } from 'node:net';
 import type { Duplex as NodeDuplex } from 'node:stream';
+import tls from 'node:tls';
+import { channels, type HandshakeEndMessage, type HandshakeStartMessage } from '../diagnostics.js';
 import type { Extension, ExtensionFactory } from '../extensions/extension.js';
 import {
   acceptExtensions,
@@ -31,6 +34,7 @@ import {
 } from './client-options.js';
 import { type ClientTarget, parseClientUrl, resolveRedirect } from './client-url.js';
 import { http2ClientHandshake } from './http2-client.js';
+import { checkProxyOption, openTunnel, type ProxyRoute, proxyFor } from './proxy.js';
 
 export type { ClientOptions } from './client-options.js';
 
@@ -96,7 +100,10 @@ class ClientHandshake {
   #redirects = 0;
   #settled = false;
   #request: ClientRequest | undefined;
+  /** The CONNECT request to a proxy, while the tunnel is being made. */
+  #tunnel: ClientRequest | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #started = 0;
   readonly #extensions: readonly ExtensionFactory[];
   readonly #onAbort = (): void => {
     const signal = this.#options.signal;
@@ -122,9 +129,14 @@ class ClientHandshake {
     this.#maxRedirects = count(options.maxRedirects, 10, 'maxRedirects');
     this.#connectionOptions = connectionOptionsOf(options);
     this.#extensions = extensionFactories(options, 'client');
+    checkProxyOption(options.proxy);
+    if (options.proxy !== undefined && options.proxy !== false && options.agent) {
+      throw new InvalidArgumentError('Give either agent or proxy, not both');
+    }
   }
 
   start(): void {
+    this.#started = Date.now();
     const signal = this.#options.signal;
     if (signal?.aborted) {
       process.nextTick(this.#onAbort);
@@ -138,10 +150,59 @@ class ClientHandshake {
         }),
       );
     }, this.#timeout);
-    this.#send();
+    this.#route();
   }
 
-  #send(): void {
+  /**
+   * Sends the request to the current target: straight, or through the tunnel an HTTP proxy
+   * makes for it (asked for again for each redirect, whose target may be another host).
+   */
+  #route(): void {
+    let route: ProxyRoute | undefined;
+    try {
+      route = proxyFor(this.#options.proxy, this.#target);
+    } catch (err) {
+      this.#fail(err);
+      return;
+    }
+    if (this.#redirects === 0 && channels.handshakeStart.hasSubscribers) {
+      channels.handshakeStart.publish({
+        role: 'client',
+        url: this.#target.href,
+        proxy: route?.display,
+      } satisfies HandshakeStartMessage);
+    }
+    if (route === undefined) {
+      this.#send(undefined);
+      return;
+    }
+    const target = this.#target;
+    this.#tunnel = openTunnel(route, target, (err, socket) => {
+      this.#tunnel = undefined;
+      if (err !== undefined || socket === undefined) {
+        this.#fail(err);
+        return;
+      }
+      if (this.#settled || target !== this.#target) {
+        socket.destroy();
+        return;
+      }
+      this.#send(target.secure ? this.#secureTunnel(socket) : socket);
+    });
+  }
+
+  /** Wraps a proxy's tunnel in TLS to the target (wss:), checked as a direct connection is. */
+  #secureTunnel(socket: NodeDuplex): NodeDuplex {
+    const target = this.#target;
+    const options: tls.ConnectionOptions = { socket, host: target.host };
+    this.#addTlsOptions(options);
+    if (options.servername === undefined && isIP(target.host) === 0) {
+      options.servername = target.host;
+    }
+    return tls.connect(options);
+  }
+
+  #send(tunnel: NodeDuplex | undefined): void {
     const target = this.#target;
     const key = generateKey();
     const headers: OutgoingHttpHeaders = {
@@ -167,6 +228,11 @@ class ClientHandshake {
     if (target.socketPath !== undefined) requestOptions.socketPath = target.socketPath;
     if (target.auth !== undefined) requestOptions.auth = target.auth;
     if (target.secure) this.#addTlsOptions(requestOptions);
+    if (tunnel !== undefined) {
+      // node:http uses createConnection only without an agent (`false` makes a fresh one).
+      delete requestOptions.agent;
+      requestOptions.createConnection = () => tunnel;
+    }
     let request: ClientRequest;
     try {
       request = (target.secure ? https : http).request(requestOptions);
@@ -194,7 +260,7 @@ class ClientHandshake {
     request.end();
   }
 
-  #addTlsOptions(requestOptions: https.RequestOptions): void {
+  #addTlsOptions(requestOptions: https.RequestOptions | tls.ConnectionOptions): void {
     const options = this.#options;
     for (const name of ['ca', 'cert', 'key', 'passphrase', 'pfx', 'rejectUnauthorized'] as const) {
       if (options[name] !== undefined) Object.assign(requestOptions, { [name]: options[name] });
@@ -226,6 +292,14 @@ class ClientHandshake {
     }
     this.#cleanUp();
     this.#settled = true;
+    if (channels.handshakeEnd.hasSubscribers) {
+      this.#publishEnd(
+        101,
+        undefined,
+        protocol ?? '',
+        extensions.map((e) => e.name),
+      );
+    }
     const connection = new WebSocketConnection(socket, {
       role: 'client',
       resolved: this.#connectionOptions,
@@ -327,7 +401,7 @@ class ClientHandshake {
       next = { ...next, auth: this.#target.auth };
     }
     this.#target = next;
-    this.#send();
+    this.#route();
   }
 
   #cleanUp(): void {
@@ -339,8 +413,32 @@ class ClientHandshake {
     if (this.#settled) return;
     this.#settled = true;
     this.#cleanUp();
+    this.#tunnel?.destroy();
     if (destroyRequest) this.#request?.destroy();
+    if (channels.handshakeEnd.hasSubscribers) {
+      const status = err instanceof HandshakeError ? err.status : 0;
+      this.#publishEnd(status, err instanceof Error ? err : new Error(String(err)), undefined, []);
+    }
     this.#reject(err);
+  }
+
+  /** Tells diagnostics_channel subscribers how the handshake ended. */
+  #publishEnd(
+    status: number,
+    error: Error | undefined,
+    protocol: string | undefined,
+    extensions: string[],
+  ): void {
+    channels.handshakeEnd.publish({
+      role: 'client',
+      url: this.#target.href,
+      status,
+      protocol,
+      extensions,
+      error,
+      remoteAddress: undefined,
+      durationMs: Date.now() - this.#started,
+    } satisfies HandshakeEndMessage);
   }
 }
 

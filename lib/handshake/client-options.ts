@@ -12,6 +12,7 @@ import {
   type ResolvedConnectionOptions,
   resolveConnectionOptions,
 } from '../stream/connection-options.js';
+import type { ProxyOption } from './proxy.js';
 
 /**
  * Options of a client connection. Every {@link ConnectionOptions} field tunes the
@@ -44,8 +45,15 @@ export interface ClientOptions extends ConnectionOptions, ExtensionOptions {
   rejectUnauthorized?: boolean;
   /** SNI name and the name the certificate is checked against. Default: the URL's host. */
   servername?: string;
-  /** HTTP agent (a proxy agent, say). Default: none, a fresh socket per handshake. */
+  /** HTTP agent. Default: none, a fresh socket per handshake. Not with `proxy`. */
   agent?: Agent | false;
+  /**
+   * The HTTP proxy to tunnel through (HTTP CONNECT, RFC 9110 §9.3.6): a URL such as
+   * `http://user:pass@proxy:3128` (credentials become Proxy-Authorization), or `'env'` to
+   * take it from HTTPS_PROXY (wss:), HTTP_PROXY (ws:) and NO_PROXY. Default: none; the
+   * environment is read only with `'env'`, as undici's EnvHttpProxyAgent does.
+   */
+  proxy?: ProxyOption | 'env';
   /** Aborts the handshake; the promise rejects with the signal's reason. */
   signal?: AbortSignal;
   /** More node:http request options (localAddress, family, lookup...), merged under ours. */
@@ -86,6 +94,7 @@ const NON_CONNECTION_OPTIONS = [
   'rejectUnauthorized',
   'servername',
   'agent',
+  'proxy',
   'signal',
   'requestOptions',
   'http2',

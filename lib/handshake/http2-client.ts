@@ -41,6 +41,7 @@ import {
   unixConnector,
 } from './http2-session-pool.js';
 import { cancelStream, prepareHttp2Transport } from './http2-transport.js';
+import { proxyFor } from './proxy.js';
 
 /**
  * How a client uses HTTP/2 (the `http2` option): `true` tries an extended CONNECT on the
@@ -191,6 +192,9 @@ class Http2ClientHandshake {
     if (options.agent !== undefined && options.agent !== false && this.#mode.kind === 'session') {
       throw new InvalidArgumentError('An agent cannot carry a WebSocket on an HTTP/2 session');
     }
+    if (options.proxy !== undefined && options.proxy !== false && this.#mode.kind === 'session') {
+      throw new InvalidArgumentError('A proxy cannot carry a WebSocket on a given HTTP/2 session');
+    }
     this.#request = buildExtendedConnectRequest({
       scheme: this.#target.secure ? 'https' : 'http',
       authority: authorityOf(this.#target),
@@ -202,21 +206,35 @@ class Http2ClientHandshake {
     });
   }
 
+  /** What routes this connection instead of a pooled session: 'an agent', 'a proxy', or nothing. */
+  #routedBy(): string | undefined {
+    const agent = this.#options.agent;
+    if (agent !== undefined && agent !== false) return 'an agent';
+    try {
+      if (proxyFor(this.#options.proxy, this.#target) !== undefined) return 'a proxy';
+    } catch {
+      return 'a proxy'; // a bad proxy option: the HTTP/1.1 path reports it.
+    }
+    return undefined;
+  }
+
   start(): void {
     const signal = this.#options.signal;
     if (signal?.aborted) {
       process.nextTick(this.#onAbort);
       return;
     }
-    // An agent decides the route (a proxy, say): the connection goes its way, over HTTP/1.1.
-    const agent = this.#options.agent;
-    if (agent !== undefined && agent !== false && this.#mode.kind === 'pool') {
-      if (this.#mode.require) {
+    // An agent or a proxy decides the route: the connection goes its way, over HTTP/1.1
+    // (a CONNECT tunnel could carry HTTP/2 too, but no proxy here speaks it to us).
+    const mode = this.#mode;
+    const routedBy = mode.kind === 'pool' ? this.#routedBy() : undefined;
+    if (routedBy !== undefined) {
+      if (mode.kind === 'pool' && mode.require) {
         process.nextTick(() =>
-          this.#fail(new InvalidArgumentError("http2: 'require' cannot go through an agent")),
+          this.#fail(new InvalidArgumentError(`http2: 'require' cannot go through ${routedBy}`)),
         );
       } else {
-        this.#fallBack('an agent was given');
+        this.#fallBack(`${routedBy} was given`);
       }
       return;
     }

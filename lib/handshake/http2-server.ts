@@ -6,6 +6,7 @@ import type {
   IncomingHttpHeaders,
   ServerHttp2Stream,
 } from 'node:http2';
+import { channels } from '../diagnostics.js';
 import type { HeaderMap } from '../protocol/errors.js';
 import { InvalidArgumentError } from '../protocol/errors.js';
 import {
@@ -17,7 +18,7 @@ import {
 import { cancelStream, prepareHttp2Transport } from './http2-transport.js';
 import type { AcceptAnswer, HandshakeChannel } from './server-handshake.js';
 import { requestPath } from './upgrade-dispatcher.js';
-import { guardSocket, REJECT_LINGER_MS } from './upgrade-response.js';
+import { guardSocket, publishServerHandshake, REJECT_LINGER_MS } from './upgrade-response.js';
 
 /** An HTTP/2 server whose streams a WebSocketServer takes: node:http2's, secure or not. */
 export type Http2ServerLike = Http2Server | Http2SecureServer;
@@ -34,7 +35,7 @@ export interface StreamEndpoint {
  * stream go: the client's side is not read, so node:http2 resets the stream with NO_ERROR
  * once the answer is out (RFC 9113 §8.1 allows it: the request needs no more), and a stream
  * still open after {@link REJECT_LINGER_MS} is cancelled. Never throws; the session is
- * never touched.
+ * never touched. `url` (the requested `:path`) is for diagnostics_channel subscribers.
  *
  * @see RFC 8441 §5, RFC 9113 §8.1
  * @example refuseStream(stream, 404, 'No WebSocket endpoint at this path');
@@ -44,6 +45,7 @@ export function refuseStream(
   status: number,
   reason?: string,
   headers?: HeaderMap,
+  url?: string,
 ): void {
   let answer: ExtendedConnectRejection;
   try {
@@ -51,10 +53,18 @@ export function refuseStream(
   } catch {
     answer = buildExtendedConnectRejection(500);
   }
-  sendRefusal(stream, answer);
+  sendRefusal(stream, answer, url);
 }
 
-function sendRefusal(stream: ServerHttp2Stream, answer: ExtendedConnectRejection): void {
+function sendRefusal(
+  stream: ServerHttp2Stream,
+  answer: ExtendedConnectRejection,
+  url: string | undefined,
+): void {
+  if (channels.handshakeEnd.hasSubscribers) {
+    const socket = stream.session?.socket as { remoteAddress?: string } | undefined;
+    publishServerHandshake(socket ?? {}, Number(answer.headers[':status']), url, undefined, []);
+  }
   guardSocket(stream);
   if (stream.destroyed || stream.closed) return;
   if (stream.headersSent) {
@@ -85,9 +95,13 @@ export class Http2StreamChannel implements HandshakeChannel {
   readonly transport: ServerHttp2Stream;
   readonly remoteAddress: string | undefined;
   readonly secure: boolean;
+  readonly acceptStatus = 200;
+  /** The requested resource (`:path`), for diagnostics_channel subscribers. */
+  readonly #url: string | undefined;
 
-  constructor(stream: ServerHttp2Stream) {
+  constructor(stream: ServerHttp2Stream, url?: string) {
     this.transport = stream;
+    this.#url = url;
     const socket = stream.session?.socket as { remoteAddress?: string; encrypted?: boolean };
     this.remoteAddress = socket?.remoteAddress;
     this.secure = socket?.encrypted === true;
@@ -111,11 +125,11 @@ export class Http2StreamChannel implements HandshakeChannel {
 
   prepareReject(status: number, reason?: string, headers?: HeaderMap): () => void {
     const answer = buildExtendedConnectRejection(status, reason, headers);
-    return () => sendRefusal(this.transport, answer);
+    return () => sendRefusal(this.transport, answer, this.#url);
   }
 
   refuse(status: number, reason?: string, headers?: HeaderMap): void {
-    refuseStream(this.transport, status, reason, headers);
+    refuseStream(this.transport, status, reason, headers, this.#url);
   }
 
   drop(): void {
@@ -158,12 +172,13 @@ class StreamDispatcher {
 
   #dispatch(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
     guardSocket(stream);
-    const path = requestPath(typeof headers[':path'] === 'string' ? headers[':path'] : undefined);
+    const url = typeof headers[':path'] === 'string' ? headers[':path'] : undefined;
+    const path = requestPath(url);
     const endpoint =
       this.endpoints.find((candidate) => candidate.path === path) ??
       this.endpoints.find((candidate) => candidate.path === undefined);
     if (endpoint === undefined) {
-      refuseStream(stream, 404, 'No WebSocket endpoint at this path');
+      refuseStream(stream, 404, 'No WebSocket endpoint at this path', undefined, url);
       return;
     }
     endpoint.handleStream(stream, headers);

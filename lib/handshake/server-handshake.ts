@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
 import type { Duplex as NodeDuplex } from 'node:stream';
+import { channels } from '../diagnostics.js';
 import type { Extension, ExtensionFactory } from '../extensions/extension.js';
 import { negotiateExtensions } from '../extensions/negotiation.js';
 import {
@@ -19,7 +20,13 @@ import type { ExtensionOffer } from '../protocol/header-parser.js';
 import type { Incoming, Message } from '../stream/connection-events.js';
 import type { ResolvedConnectionOptions } from '../stream/connection-options.js';
 import { WebSocketConnection } from '../stream/websocket-connection.js';
-import { endWithResponse, guardSocket, rejectUpgrade, unguardSocket } from './upgrade-response.js';
+import {
+  endWithResponse,
+  guardSocket,
+  publishServerHandshake,
+  rejectUpgrade,
+  unguardSocket,
+} from './upgrade-response.js';
 
 /** What a server gives each request: defaults for its connection, and where to report. */
 export interface RequestContext {
@@ -59,6 +66,8 @@ export interface HandshakeChannel {
   readonly remoteAddress: string | undefined;
   /** Whether the connection is encrypted (the scheme of resourceURL: wss: or ws:). */
   readonly secure: boolean;
+  /** The status that accepts: 101 over HTTP/1.1, 200 over HTTP/2 (RFC 8441 §5). */
+  readonly acceptStatus: number;
   /** Gives the bytes that came with the request and belong to the connection (HTTP/1.1's `head`), once. */
   takeHead(): Buffer | undefined;
   /**
@@ -86,10 +95,14 @@ export class UpgradeChannel implements HandshakeChannel {
   readonly transport: NodeDuplex;
   readonly remoteAddress: string | undefined;
   readonly secure: boolean;
+  readonly acceptStatus = 101;
   #head: Buffer | undefined;
+  /** The requested resource, for diagnostics_channel subscribers. */
+  readonly #url: string | undefined;
 
-  constructor(socket: NodeDuplex, head: Buffer) {
+  constructor(socket: NodeDuplex, head: Buffer, url?: string) {
     this.transport = socket;
+    this.#url = url;
     this.#head = head.length > 0 ? head : undefined;
     this.remoteAddress = (socket as Partial<net.Socket>).remoteAddress;
     this.secure = (socket as { encrypted?: boolean }).encrypted === true;
@@ -111,11 +124,11 @@ export class UpgradeChannel implements HandshakeChannel {
 
   prepareReject(status: number, reason?: string, headers?: HeaderMap): () => void {
     const response = buildRejectResponse(status, reason, headers);
-    return () => endWithResponse(this.transport, response);
+    return () => endWithResponse(this.transport, response, this.#url);
   }
 
   refuse(status: number, reason?: string, headers?: HeaderMap): void {
-    rejectUpgrade(this.transport, status, reason, headers);
+    rejectUpgrade(this.transport, status, reason, headers, this.#url);
   }
 
   drop(): void {
@@ -337,6 +350,10 @@ export class WebSocketRequest<In extends Incoming = Message> extends EventEmitte
     send();
     const options = this.#context.connectionOptions;
     channel.prepareTransport(options.closeTimeout);
+    if (channels.handshakeEnd.hasSubscribers) {
+      const names = extensions.map((extension) => extension.name);
+      publishServerHandshake(channel, channel.acceptStatus, this.resource, chosen ?? '', names);
+    }
     const connection = new WebSocketConnection(socket, {
       role: 'server',
       resolved: options,
@@ -407,6 +424,9 @@ export class WebSocketRequest<In extends Incoming = Message> extends EventEmitte
     if (this.#state !== 'pending') return;
     this.#settle('rejected', 'server');
     this.#channel.drop();
+    if (channels.handshakeEnd.hasSubscribers) {
+      publishServerHandshake(this.#channel, 0, this.resource, undefined, [], error);
+    }
     this.emit('requestRejected', 0);
     this.#context.onServerReject(error, this);
   }

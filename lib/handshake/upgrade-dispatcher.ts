@@ -32,7 +32,7 @@ class UpgradeDispatcher {
       this.endpoints.find((candidate) => candidate.path === path) ??
       this.endpoints.find((candidate) => candidate.path === undefined);
     if (endpoint === undefined) {
-      rejectUpgrade(socket, 404, 'No WebSocket endpoint at this path');
+      rejectUpgrade(socket, 404, 'No WebSocket endpoint at this path', undefined, request.url);
       return;
     }
     endpoint.handleUpgrade(request, socket, head);

@@ -1,4 +1,5 @@
 import type { Duplex as NodeDuplex } from 'node:stream';
+import { channels, type HandshakeEndMessage } from '../diagnostics.js';
 import type { HeaderMap } from '../protocol/errors.js';
 import { buildRejectResponse } from '../protocol/handshake.js';
 
@@ -42,6 +43,7 @@ export function rejectUpgrade(
   status: number,
   reason?: string,
   headers?: HeaderMap,
+  url?: string,
 ): void {
   let response: string;
   try {
@@ -49,7 +51,7 @@ export function rejectUpgrade(
   } catch {
     response = buildRejectResponse(500);
   }
-  endWithResponse(socket, response);
+  endWithResponse(socket, response, url);
 }
 
 /**
@@ -58,7 +60,11 @@ export function rejectUpgrade(
  *
  * @example endWithResponse(socket, buildRejectResponse(401, 'Token expired'));
  */
-export function endWithResponse(socket: NodeDuplex, response: string): void {
+export function endWithResponse(socket: NodeDuplex, response: string, url?: string): void {
+  if (channels.handshakeEnd.hasSubscribers) {
+    const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(response)?.[1] ?? 0);
+    publishServerHandshake(socket as { remoteAddress?: string }, status, url, undefined, []);
+  }
   guardSocket(socket);
   if (socket.destroyed) return;
   if (socket.writable) socket.end(response);
@@ -67,4 +73,28 @@ export function endWithResponse(socket: NodeDuplex, response: string): void {
   const timer = setTimeout(() => socket.destroy(), REJECT_LINGER_MS);
   timer.unref();
   socket.once('close', () => clearTimeout(timer));
+}
+
+/**
+ * Tells diagnostics_channel subscribers how a server's handshake ended: 101 with what was
+ * agreed, or the status it was refused with (0: the client went away first).
+ */
+export function publishServerHandshake(
+  peer: { readonly remoteAddress?: string | undefined },
+  status: number,
+  url: string | undefined,
+  protocol: string | undefined,
+  extensions: string[],
+  error?: Error,
+): void {
+  channels.handshakeEnd.publish({
+    role: 'server',
+    url,
+    status,
+    protocol,
+    extensions,
+    error,
+    remoteAddress: peer.remoteAddress,
+    durationMs: undefined,
+  } satisfies HandshakeEndMessage);
 }

@@ -34,6 +34,8 @@ export const ErrorCode = {
   /** The client could not reach the server (DNS, TCP, TLS, proxy): status 0, with the cause. */
   ConnectFailed: 'ERR_WS_CONNECT_FAILED',
   HandshakeTimeout: 'ERR_WS_HANDSHAKE_TIMEOUT',
+  /** The HTTP proxy refused the tunnel (CONNECT answered with another status than 2xx). */
+  ProxyRefused: 'ERR_WS_PROXY_REFUSED',
   InvalidHeader: 'ERR_WS_INVALID_HEADER',
   /** HTTP/2 was required, but the server does not speak it or refuses extended CONNECT (RFC 8441 §3). */
   Http2Unavailable: 'ERR_WS_HTTP2_UNAVAILABLE',
@@ -78,6 +80,7 @@ export const CLOSE_CODE_OF: Readonly<Record<ErrorCode, number | undefined>> = {
   [ErrorCode.Handshake]: undefined,
   [ErrorCode.ConnectFailed]: undefined,
   [ErrorCode.HandshakeTimeout]: undefined,
+  [ErrorCode.ProxyRefused]: undefined,
   [ErrorCode.InvalidHeader]: undefined,
   [ErrorCode.Http2Unavailable]: undefined,
   [ErrorCode.Backplane]: undefined,

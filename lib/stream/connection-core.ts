@@ -1,4 +1,11 @@
 import type { Duplex as NodeDuplex, Writable as NodeWritable } from 'node:stream';
+import {
+  countTraffic,
+  observeClose,
+  observeError,
+  observeOpen,
+  observingConnections,
+} from '../diagnostics.js';
 import type { Extension } from '../extensions/extension.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { type CloseDecision, CloseHandshake } from '../protocol/close-handshake.js';
@@ -32,6 +39,8 @@ const EMPTY = Buffer.alloc(0);
 const INPUT_CLOSED = 1;
 const TRANSPORT_CLOSED = 2;
 const EXTENSIONS_DISPOSED = 4;
+/** Watched by diagnostics_channel subscribers (decided once, at start): counts are kept. */
+const OBSERVED = 8;
 
 /**
  * The machinery behind a WebSocketConnection's Duplex: it takes the transport's events,
@@ -83,6 +92,7 @@ export class ConnectionCore
 
   /** Takes the transport: its events, the keepalive watch, the bytes that came with the 101. */
   start(head: Buffer | undefined): void {
+    if (observingConnections()) this.#observe();
     attachTransport(this.transport, this);
     this.options.sweep?.watch(this);
     if (head !== undefined && head.length > 0) this.#onBytes(head);
@@ -91,6 +101,19 @@ export class ConnectionCore
 
   get closeError(): Error | undefined {
     return this.#failure;
+  }
+
+  /** Publishes the opening and keeps counts from now on, for diagnostics_channel subscribers. */
+  #observe(): void {
+    this.#flags |= OBSERVED;
+    const stream = this.#stream as ConnectionStream & { url?: string; protocol?: string };
+    observeOpen(this, stream, {
+      role: this.options.role,
+      url: stream.url,
+      protocol: stream.protocol ?? '',
+      extensions: this.extensions.map((extension) => extension.name),
+      remoteAddress: this.remoteAddress,
+    });
   }
 
   get wasClean(): boolean {
@@ -141,6 +164,7 @@ export class ConnectionCore
   }
 
   [hook.deliverChunk](chunk: unknown): boolean {
+    if ((this.#flags & OBSERVED) !== 0) countTraffic(this, 'received', false);
     return this.#stream.push(chunk);
   }
 
@@ -155,9 +179,14 @@ export class ConnectionCore
   }
 
   [hook.handleControl](frame: Frame): void {
+    const observed = (this.#flags & OBSERVED) !== 0;
+    if (observed) countTraffic(this, 'received', true);
     switch (frame.opcode) {
       case Opcode.Ping:
-        if (!this.closing) this.sender.pong(frame.payload);
+        if (!this.closing) {
+          this.sender.pong(frame.payload);
+          if (observed) countTraffic(this, 'sent', true);
+        }
         this.#stream.emit('ping', frame.payload);
         return;
       case Opcode.Pong:
@@ -211,6 +240,7 @@ export class ConnectionCore
       callback(this.closedError('The connection is closing: the message was not sent'));
       return;
     }
+    if ((this.#flags & OBSERVED) !== 0) countTraffic(this, 'sent', false);
     this.sender.write(chunk, encoding, callback);
     if (this.#close !== undefined) this[hook.outboundReleased]();
   }
@@ -242,6 +272,7 @@ export class ConnectionCore
       throw this.closedError('Cannot send a ping or pong after the closing handshake began');
     }
     this.sender.control(opcode, payload);
+    if ((this.#flags & OBSERVED) !== 0) countTraffic(this, 'sent', true);
   }
 
   /** Opens a message stream: its place in the queue, and the Writable that fills it. */
@@ -274,6 +305,7 @@ export class ConnectionCore
   [hook.keepalivePing](): void {
     if (this.#close === undefined && !this.#stream.destroyed) {
       this.sender.control(Opcode.Ping, EMPTY);
+      if ((this.#flags & OBSERVED) !== 0) countTraffic(this, 'sent', true);
     }
   }
 
@@ -308,6 +340,7 @@ export class ConnectionCore
         sendClose: (code, reason) => {
           this.options.sweep?.unwatch(this);
           this.sender.control(Opcode.Close, encodeClosePayload(code, reason));
+          if ((this.#flags & OBSERVED) !== 0) countTraffic(this, 'sent', true);
         },
         flush: () => this.#sender?.flush(),
       },
@@ -355,10 +388,18 @@ export class ConnectionCore
     this.owner?.[hook.connectionGone](this.#stream);
     if (this.wasClean) {
       this.#finishCleanly();
-      return;
+    } else {
+      this.#inbound?.stop(this.#abnormalError());
+      if (!this.#stream.destroyed) this.fail(this.#abnormalError());
     }
-    this.#inbound?.stop(this.#abnormalError());
-    if (!this.#stream.destroyed) this.fail(this.#abnormalError());
+    if ((this.#flags & OBSERVED) !== 0) {
+      observeClose(this, this.transport, {
+        code: this.closeCode,
+        reason: this.closeReason,
+        wasClean: this.wasClean,
+        error: this.#failure,
+      });
+    }
   }
 
   #finishCleanly(): void {
@@ -394,6 +435,7 @@ export class ConnectionCore
    * (1000 without one; none for 1006), and everything waiting is released.
    */
   destroy(err: Error | null): void {
+    if (err !== null && (this.#flags & OBSERVED) !== 0) observeError(this, err);
     const cause = err ?? this.#failure;
     this.#flags |= INPUT_CLOSED;
     this.options.sweep?.unwatch(this);

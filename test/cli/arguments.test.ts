@@ -7,15 +7,21 @@ import { fileNameFrom } from '../../lib/cli/receive-file.js';
 import { exitFor } from '../../lib/cli/session.js';
 
 describe('CLI argument helpers (in process)', () => {
-  it('reads durations as seconds by default, or with ms, s, m', () => {
+  it('reads durations as seconds by default, or with ms, s, m, h; inf and never where allowed', () => {
     const at = (value: string): number | undefined => duration({ d: value }, 'd');
     expect(at('10')).toBe(10_000);
     expect(at('2.5')).toBe(2_500);
     expect(at('500ms')).toBe(500);
     expect(at('3s')).toBe(3_000);
     expect(at('1m')).toBe(60_000);
-    expect(duration({ d: '0' }, 'd', true)).toBe(0);
-    for (const bad of ['0', '-1', 'soon', '1h', '']) expect(() => at(bad)).toThrow(UsageError);
+    expect(at('1h')).toBe(3_600_000);
+    expect(duration({ d: '0' }, 'd', { zero: true })).toBe(0);
+    for (const forever of ['inf', 'never', 'Infinity']) {
+      expect(duration({ d: forever }, 'd', { forever: true })).toBe(Number.POSITIVE_INFINITY);
+    }
+    for (const bad of ['0', '-1', 'soon', '2d', '', 'inf', '1000h']) {
+      expect(() => at(bad), bad).toThrow(UsageError);
+    }
   });
 
   it('collects repeated -s and -H in order', () => {

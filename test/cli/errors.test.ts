@@ -14,24 +14,29 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+let guarded: BackgroundCli;
+
+/** A plain ws: server's address spelt with wss:, for the TLS error of a port without TLS. */
+function guardedPlainUrl(): string {
+  return guarded.url.replace(/^ws:/, 'wss:');
+}
+
+beforeAll(async () => {
+  guarded = await startCli([
+    'listen',
+    '0',
+    '--echo',
+    '--path',
+    '/only',
+    '--origin',
+    'https://good.example',
+  ]);
+});
+afterAll(async () => {
+  await guarded.stop();
+});
+
 describe('connect: how a failed connection is reported', () => {
-  let guarded: BackgroundCli;
-
-  beforeAll(async () => {
-    guarded = await startCli([
-      'listen',
-      '0',
-      '--echo',
-      '--path',
-      '/only',
-      '--origin',
-      'https://good.example',
-    ]);
-  });
-  afterAll(async () => {
-    await guarded.stop();
-  });
-
   it('exits 3 with one line when the connection is refused', async () => {
     const port = await freePort();
     const result = await runCli(['connect', `ws://127.0.0.1:${port}/`]);
@@ -104,39 +109,69 @@ describe('connect: how a failed connection is reported', () => {
 
 describe('wss: TLS options', () => {
   let server: BackgroundCli;
+  let otherAddress: BackgroundCli;
   let files: { dir: string; cleanup: () => void };
   let ca: string;
+  let otherCa: string;
 
   beforeAll(async () => {
     const certs = makeTestCerts();
     files = tempDir();
     ca = join(files.dir, 'ca.pem');
+    otherCa = join(files.dir, 'other-ca.pem');
     writeFileSync(ca, certs.ca);
+    writeFileSync(otherCa, certs.otherCa);
     writeFileSync(join(files.dir, 'server.pem'), certs.serverCert);
     writeFileSync(join(files.dir, 'server.key'), certs.serverKey);
     certs.cleanup();
-    server = await startCli([
-      'listen',
-      '0',
-      '--echo',
-      '--cert',
-      join(files.dir, 'server.pem'),
-      '--key',
-      join(files.dir, 'server.key'),
+    const tls = ['--cert', join(files.dir, 'server.pem'), '--key', join(files.dir, 'server.key')];
+    // The certificate is for localhost, 127.0.0.1 and ::1; 127.0.0.2 is loopback too, and not in it.
+    [server, otherAddress] = await Promise.all([
+      startCli(['listen', '0', '--echo', ...tls]),
+      startCli(['listen', '127.0.0.2:0', '--echo', ...tls]),
     ]);
   });
   afterAll(async () => {
-    await server.stop();
+    await Promise.all([server.stop(), otherAddress.stop()]);
     files.cleanup();
+  });
+
+  it('reports every TLS failure as one line that fits what was given, exit 3', async () => {
+    const plain = guardedPlainUrl();
+    const [notTls, untrusted, wrongCa, wrongHost] = await Promise.all([
+      runCli(['connect', plain]),
+      runCli(['connect', server.url]),
+      runCli(['connect', server.url, '--ca', otherCa]),
+      runCli(['connect', otherAddress.url, '--ca', ca]),
+    ]);
+    expect(notTls.stderr).toBe(
+      `wsdx: could not connect to ${plain}: TLS: the server does not speak TLS on this port (is it ws:// rather than wss://?)\n`,
+    );
+    expect(untrusted.stderr).toBe(
+      `wsdx: could not connect to ${server.url}: TLS: the server certificate is not trusted (self-signed, or signed by an unknown CA): trust its CA with --ca FILE, or skip the check with --insecure\n`,
+    );
+    expect(wrongCa.stderr).toBe(
+      `wsdx: could not connect to ${server.url}: TLS: the server certificate is not signed by the CA in ${otherCa}: check --ca, or skip the check with --insecure\n`,
+    );
+    expect(wrongHost.stderr).toBe(
+      `wsdx: could not connect to ${otherAddress.url}: TLS: the server certificate is not for this host (it is for 127.0.0.1, ::1): connect by a name it holds, or skip the check with --insecure\n`,
+    );
+    for (const result of [notTls, untrusted, wrongCa, wrongHost]) {
+      expect(result.code).toBe(3);
+      expect(isOneLineError(result.stderr), result.stderr).toBe(true);
+    }
   });
 
   it('serves wss:// and connects with --ca or --insecure, and not without', async () => {
     expect(server.url).toMatch(/^wss:\/\/127\.0\.0\.1:\d+\/$/);
-    const [untrusted, trusted, insecure] = await Promise.all([
+    const [untrusted, trusted, insecure, noCheck] = await Promise.all([
       runCli(['connect', server.url]),
       runCli(['connect', server.url, '--ca', ca, '--linger', '300ms'], { input: 'secret\n' }),
       runCli(['connect', server.url, '-k', '--linger', '300ms'], { input: 'anyway\n' }),
+      runCli(['-c', server.url, '-n', '--linger', '300ms'], { input: 'as wscat -n\n' }),
     ]);
+    expect(noCheck.code).toBe(0);
+    expect(noCheck.stdout.toString()).toBe('as wscat -n\n');
     expect(untrusted.code).toBe(3);
     expect(isOneLineError(untrusted.stderr), untrusted.stderr).toBe(true);
     expect(untrusted.stderr).toContain('TLS');

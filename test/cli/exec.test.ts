@@ -1,6 +1,7 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BackgroundCli, runCli, startCli } from '../helpers/cli.js';
+import { type BackgroundCli, runCli, startCli, waitFor } from '../helpers/cli.js';
 
 describe('wsdx listen --exec', () => {
   let cat: BackgroundCli;
@@ -69,6 +70,58 @@ describe('wsdx listen --exec', () => {
       );
     } finally {
       await Promise.all([ok.stop(), failing.stop()]);
+    }
+  });
+});
+
+/** Fails loudly when a filter the tests run is missing (jq comes from Debian: .ci/run installs it). */
+function requireCommand(name: string, install: string): void {
+  const found = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
+  if (found.status !== 0) {
+    throw new Error(
+      `COMMAND MISSING: ${name} is not on PATH. The --exec tests run it and fail rather than skip: ${install} (.ci/run does this in CI).`,
+    );
+  }
+}
+
+describe('wsdx listen --exec with ordinary filters (output that comes after the input ends)', () => {
+  it('answers through tr, sort, wc -l and jq -c, whose output waits for the end of their input', async () => {
+    requireCommand('jq', 'apt-get install jq');
+    const filters = ['tr a-z A-Z', 'sort', 'wc -l', 'jq -c .'];
+    const servers = await Promise.all(
+      filters.map((filter) => startCli(['listen', '0', '--exec', filter])),
+    );
+    try {
+      const inputs = [
+        'hello\nworld\n',
+        'pear\napple\nfig\n',
+        'one\ntwo\nthree\n',
+        '{ "a": 1,\n"b": [1, 2] }\n[ 3 ]\n',
+      ];
+      const results = await Promise.all(
+        servers.map((server, i) =>
+          runCli(['connect', server.url, '--linger', '300ms'], { input: inputs[i] }),
+        ),
+      );
+      expect(results.map((r) => r.stdout.toString())).toEqual([
+        'HELLO\nWORLD\n',
+        'apple\nfig\npear\n',
+        '3\n',
+        '{"a":1,"b":[1,2]}\n[3]\n',
+      ]);
+      for (const result of results) {
+        expect(result.stderr).toBe('');
+        expect(result.code).toBe(0);
+      }
+      for (const server of servers) {
+        await waitFor(
+          () => /#1 closed: 1000 normal/.test(server.stderr()),
+          5_000,
+          'the close notice',
+        );
+      }
+    } finally {
+      await Promise.all(servers.map((server) => server.stop()));
     }
   });
 });

@@ -51,17 +51,24 @@ describe('send-file and receive-file', () => {
     }
   });
 
-  it('sends to a server that is not a receiver (an echo) and says it got no SHA-256', async () => {
+  it('sends to a server that is not a receiver (an echo), says it got no SHA-256, and gives the rate of the transfer, not of the wait', async () => {
     const echo: BackgroundCli = await startCli(['listen', '0', '--echo']);
     try {
-      const result = await runCli(['send-file', echo.url, source, '--wait', '300ms'], {
+      const result = await runCli(['send-file', echo.url, source, '--wait', '3s'], {
         timeout: 30_000,
       });
       expect(result.code).toBe(0);
       expect(result.stdout.toString()).toBe(`${digest}  ${source}\n`);
-      expect(result.stderr).toMatch(
-        /^wsdx: sent 12\.0 MiB at .*; the receiver did not answer with a SHA-256 within 300 ms\n$/,
-      );
+      const line =
+        /^wsdx: sent 12\.0 MiB at ([\d.]+) (B|KiB|MiB|GiB)\/s; the receiver did not answer with a SHA-256 within 3 s\n$/.exec(
+          result.stderr,
+        );
+      expect(line, result.stderr).not.toBeNull();
+      const unit = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 }[line![2] as 'B'];
+      const rate = Number(line![1]) * unit;
+      // Measured over the 3 s wait too, the rate could not be above 4 MiB/s: 12 MiB / 3 s.
+      const seconds = (12 * 1024 ** 2) / rate;
+      expect(seconds).toBeLessThan(3);
     } finally {
       await echo.stop();
     }

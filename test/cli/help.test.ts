@@ -41,8 +41,21 @@ describe('wsdx --help', () => {
       '--timeout',
       '--reconnect',
       '--lines',
-      '--binary',
+      '-b, --binary',
       '--message',
+      '-t, --text',
+      '-x, --execute',
+      '-w, --wait',
+      '-1, --one-message',
+      '-E, --exit-on-eof',
+      '--no-close',
+      '-n, --no-check',
+      '-P, --show-ping-pong',
+      '-v, --verbose',
+      '--auth',
+      '-L, --location',
+      '--proxy',
+      '--linger DURATION',
     ]) {
       expect(stdout.toString()).toContain(option);
     }

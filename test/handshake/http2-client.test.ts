@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import http from 'node:http';
 import http2 from 'node:http2';
 import https from 'node:https';
 import net, { type AddressInfo } from 'node:net';
@@ -339,6 +340,57 @@ describe('bad arguments: a typed error, and the shared session survives', () => 
     cleanups.push(() => void session.destroy());
     await expect(
       connect(f.url('/'), { http2: session, agent: new https.Agent() }),
+    ).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+});
+
+describe('with a proxy', () => {
+  /** A CONNECT proxy (RFC 9110 §9.3.6) that records what it was asked for and tunnels it. */
+  async function tunnelProxy(): Promise<{ url: string; asked: string[] }> {
+    const asked: string[] = [];
+    const proxy = http.createServer((_req, res) => res.writeHead(405).end());
+    proxy.on('connect', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+      asked.push(req.url ?? '');
+      const [host, port] = (req.url ?? '').split(':');
+      const upstream = net.connect(Number(port), host, () => {
+        socket.write('HTTP/1.1 200 Connection established\r\n\r\n');
+        upstream.write(head);
+        upstream.pipe(socket).pipe(upstream);
+      });
+      upstream.on('error', () => socket.destroy());
+      socket.on('error', () => upstream.destroy());
+    });
+    proxy.listen(0, '127.0.0.1');
+    await once(proxy, 'listening');
+    cleanups.push(async () => {
+      proxy.closeAllConnections();
+      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+    });
+    return { url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, asked };
+  }
+
+  it("goes through the proxy over HTTP/1.1 with http2: true, and refuses 'require'", async () => {
+    const f = await echoServer({ allowHTTP1: true });
+    const proxy = await tunnelProxy();
+    const ws = await track(
+      connect(f.url('/'), { ...f.clientOptions, http2: true, proxy: proxy.url }),
+    );
+    expect(proxy.asked).toEqual([new URL(f.url('/')).host]);
+    expect(f.sessions).toHaveLength(0);
+    ws.write('via the proxy');
+    expect(await nextMessage(ws)).toBe('via the proxy');
+    await expect(
+      connect(f.url('/'), { ...f.clientOptions, http2: 'require', proxy: proxy.url }),
+    ).rejects.toThrow(/'require' cannot go through a proxy/);
+    expect(proxy.asked).toHaveLength(1);
+  });
+
+  it('refuses a proxy with a session of the caller', async () => {
+    const f = await echoServer();
+    const session = await openSession(f, certs);
+    cleanups.push(() => void session.destroy());
+    await expect(
+      connect(f.url('/'), { http2: session, proxy: 'http://127.0.0.1:1' }),
     ).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 });

@@ -1,7 +1,9 @@
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { once } from 'node:events';
 import http2, { type ServerHttp2Stream } from 'node:http2';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../lib/client.js';
+import { DiagnosticsChannel, type HandshakeEndMessage } from '../../lib/diagnostics.js';
 import { Http2ConnectRequest } from '../../lib/handshake/http2-connect-request.js';
 import type { WebSocketRequest } from '../../lib/handshake/server-handshake.js';
 import {
@@ -422,5 +424,31 @@ describe('options', () => {
     expect(b.listenerCount('stream')).toBe(1);
     await wss.shutDown({ gracePeriod: 0 });
     expect(a.listenerCount('stream') + b.listenerCount('stream')).toBe(0);
+  });
+});
+
+describe('diagnostics_channel over HTTP/2', () => {
+  it("publishes the server's handshake ends: 200 with what was agreed, a refusal's status", async () => {
+    const f = await start({ wss: { path: '/chat', protocols: ['v1'] } });
+    f.wss!.on('request', (request) =>
+      request.resource.startsWith('/chat?no') ? request.reject(401) : request.accept('v1'),
+    );
+    const ends: HandshakeEndMessage[] = [];
+    const record = (message: unknown) => ends.push(message as HandshakeEndMessage);
+    diagnosticsChannel.subscribe(DiagnosticsChannel.HandshakeEnd, record);
+    try {
+      clients.push(await open(f, '/chat', { protocols: ['v1'] }));
+      await open(f, '/chat?no').catch(() => undefined);
+      await open(f, '/elsewhere').catch(() => undefined);
+    } finally {
+      diagnosticsChannel.unsubscribe(DiagnosticsChannel.HandshakeEnd, record);
+    }
+    const server = ends.filter((end) => end.role === 'server');
+    expect(server.map((end) => [end.url, end.status, end.protocol])).toEqual([
+      ['/chat', 200, 'v1'],
+      ['/chat?no', 401, undefined],
+      ['/elsewhere', 404, undefined],
+    ]);
+    expect(server[0]!.remoteAddress).toBe('127.0.0.1');
   });
 });

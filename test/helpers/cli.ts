@@ -32,6 +32,20 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+/**
+ * The proxy variables, unset: wsdx reads them by default (as curl does), and a proxy set in
+ * the machine's environment must not come between the tests and their loopback servers.
+ * Tests of the proxy set them explicitly.
+ */
+export const NO_PROXY_ENV: NodeJS.ProcessEnv = {
+  http_proxy: undefined,
+  HTTP_PROXY: undefined,
+  https_proxy: undefined,
+  HTTPS_PROXY: undefined,
+  no_proxy: undefined,
+  NO_PROXY: undefined,
+};
+
 /** Starts the CLI as a real process (`node bin/wsdx.js ARGS`), its stdio piped. */
 export function spawnCli(
   args: readonly string[],
@@ -41,7 +55,7 @@ export function spawnCli(
   return spawn(process.execPath, [WSDX, ...args], {
     cwd: ROOT,
     stdio: [stdin, 'pipe', 'pipe'],
-    env: { ...process.env, NO_COLOR: '1', WSDX_DEBUG: '', ...env },
+    env: { ...process.env, NO_COLOR: '1', WSDX_DEBUG: '', ...NO_PROXY_ENV, ...env },
   });
 }
 
@@ -115,8 +129,12 @@ export interface BackgroundCli {
  * Starts a CLI server (`wsdx listen 0 ...`, `wsdx receive-file 0 ...`) and resolves once
  * it has printed the URL it listens on, within `timeout` ms.
  */
-export async function startCli(args: readonly string[], timeout = 15_000): Promise<BackgroundCli> {
-  const child = spawnCli(args, 'ignore');
+export async function startCli(
+  args: readonly string[],
+  timeout = 15_000,
+  env?: NodeJS.ProcessEnv,
+): Promise<BackgroundCli> {
+  const child = spawnCli(args, 'ignore', env);
   let stderr = '';
   let stdout = '';
   child.stdout?.on('data', (chunk: Buffer) => {
