@@ -4,7 +4,7 @@
  * cores), and a library loaded with special settings (e.g. ws with WS_NO_BUFFER_UTIL=1)
  * does not share a process with the others.
  */
-import { type ChildProcess, fork } from 'node:child_process';
+import { type ChildProcess, execFileSync, fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 /** A request to a worker; `cmd` names what to do. */
@@ -97,6 +97,24 @@ export function ownOpenFileLimit(): number {
     return Number.isFinite(soft) ? soft : Number.POSITIVE_INFINITY;
   } catch {
     return Number.POSITIVE_INFINITY;
+  }
+}
+
+/**
+ * The limit on open files that a worker started with `launch.openFiles = want` gets: `want`
+ * where it can be raised that far (root outside a container), else the hard limit.
+ */
+export function reachableOpenFileLimit(want: number): number {
+  if (want <= ownOpenFileLimit()) return want;
+  try {
+    const out = execFileSync('/bin/sh', [
+      '-c',
+      `ulimit -n ${want} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; ulimit -n`,
+    ]);
+    const limit = String(out).trim();
+    return limit === 'unlimited' ? want : Math.min(want, Number(limit) || 0);
+  } catch {
+    return ownOpenFileLimit();
   }
 }
 

@@ -44,6 +44,20 @@ export interface ClientHandshakeHooks {
   onHttpResponse?(response: IncomingMessage): boolean;
 }
 
+/**
+ * Set (to true) on a client's options by the web APIs: they resolve with a connection even
+ * when the bytes that came with its 101 already failed it, because a browser fires 'open'
+ * (the handshake succeeded) before 'error' and 'close'. A registered symbol, so that the
+ * web entry needs no private import; not part of the public options.
+ *
+ * @see https://websockets.spec.whatwg.org/#feedback-from-the-protocol
+ */
+const KEEP_FAILED_CONNECTION = Symbol.for('websocket-duplex.keepFailedConnection');
+
+function keepsFailedConnection(options: ClientOptions): boolean {
+  return (options as Record<symbol, unknown>)[KEEP_FAILED_CONNECTION] === true;
+}
+
 /** The most of a refusal's body kept in HandshakeError.body. */
 export const MAX_BODY_EXCERPT = 1024;
 
@@ -313,7 +327,7 @@ class ClientHandshake {
     // connection is already failed, before anyone could listen to it. The caller learns it
     // here, from the promise, rather than from events that fired before it had the object.
     const failure = connection.closeError;
-    if (failure !== undefined && connection.destroyed) {
+    if (failure !== undefined && connection.destroyed && !keepsFailedConnection(this.#options)) {
       this.#reject(failure);
       return;
     }

@@ -39,8 +39,17 @@ export interface SessionHooks {
   changed(): void;
 }
 
-/** Options handed to `connect()` whatever the caller passed: reads must be whole messages. */
-const FORCED_OPTIONS = { assembleFragments: true, messageStreams: false } as const;
+/**
+ * Options handed to `connect()` whatever the caller passed: reads must be whole messages,
+ * and a connection that the bytes sent with its 101 already failed is still handed over
+ * (the standard announces 'open' before that failure; see KEEP_FAILED_CONNECTION in
+ * lib/handshake/client-handshake.ts, which registers the same symbol).
+ */
+const FORCED_OPTIONS = {
+  assembleFragments: true,
+  messageStreams: false,
+  [Symbol.for('websocket-duplex.keepFailedConnection')]: true,
+} as const;
 
 /**
  * Runs the protocol side shared by WebSocket and WebSocketStream: establishes (or adopts) a
