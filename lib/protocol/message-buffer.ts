@@ -59,7 +59,7 @@ export class MessageBuffer {
       this.#sealBlock();
       // Referencing a view costs at most 4x its size; a smaller view is copied out.
       const pinsMore = piece.buffer.byteLength > 4 * piece.length;
-      this.#pieces.push(pinsMore ? Buffer.from(piece) : piece);
+      this.#pieces.push(pinsMore ? copyOf(piece) : piece);
       return;
     }
     if (this.#block === undefined || this.#blockUsed + piece.length > this.#block.length) {
@@ -103,9 +103,19 @@ export class MessageBuffer {
       const used = this.#block.subarray(0, this.#blockUsed);
       // A mostly empty block is copied out, so that alternating tiny and large pieces
       // cannot make each tiny one pin a whole block.
-      this.#pieces.push(this.#blockUsed < this.#block.length / 2 ? Buffer.from(used) : used);
+      this.#pieces.push(this.#blockUsed < this.#block.length / 2 ? copyOf(used) : used);
     }
     this.#block = undefined;
     this.#blockUsed = 0;
   }
+}
+
+/**
+ * Copies a view into memory of its own. Not `Buffer.from(view)`, which for large views
+ * zero-fills a fresh ArrayBuffer before copying into it (a second pass over every byte).
+ */
+function copyOf(view: Buffer): Buffer {
+  const copy = Buffer.allocUnsafe(view.length);
+  view.copy(copy);
+  return copy;
 }
