@@ -15,6 +15,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeMeasure, underAttack } from '../helpers/attack-kit.js';
 import { rawClientHandshake } from '../helpers/handshaking-peer.js';
 import { mib, ServerProcess } from '../helpers/server-process.js';
+import { drainOrClose } from '../helpers/stream-events.js';
 import { WireReader } from '../helpers/wire-reader.js';
 
 const MiB = 1024 * 1024;
@@ -102,7 +103,7 @@ function frame(opcode: number, payload: Buffer, fin = true, rsv1 = false): Buffe
 async function send(socket: net.Socket, bytes: Buffer): Promise<boolean> {
   if (socket.destroyed || socket.writableEnded) return false;
   if (socket.write(bytes)) return true;
-  await Promise.race([once(socket, 'drain'), once(socket, 'close')]);
+  await drainOrClose(socket);
   return !socket.destroyed;
 }
 

@@ -113,3 +113,23 @@ export function collector<T = unknown>(): Writable & { items: T[] } {
   sink.items = items;
   return sink;
 }
+
+/**
+ * Resolves at the writer's next 'drain' or 'close', whichever comes first, and removes both
+ * listeners (a `Promise.race` of two `once()` calls leaves the loser's listeners behind, one
+ * pair per wait, until Node warns of a leak).
+ */
+export function drainOrClose(writer: {
+  once(event: 'drain' | 'close', listener: () => void): unknown;
+  removeListener(event: 'drain' | 'close', listener: () => void): unknown;
+}): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      writer.removeListener('drain', done);
+      writer.removeListener('close', done);
+      resolve();
+    };
+    writer.once('drain', done);
+    writer.once('close', done);
+  });
+}

@@ -1,10 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { WebSocketConnection } from '../../lib/stream/websocket-connection.js';
 import { LoopbackServer } from '../helpers/loopback-server.js';
 import { killAllPeers, type PeerEvent, PeerProcess } from '../helpers/peers.js';
+import { drainOrClose } from '../helpers/stream-events.js';
 import { tcpInFlightLimit } from './tcp-buffers.js';
 
 /**
@@ -46,7 +46,7 @@ function writeGigabyte(connection: WebSocketConnection): PeerStats {
       });
       if (!room) {
         stats.refused++;
-        await Promise.race([once(connection, 'drain'), once(connection, 'close')]);
+        await drainOrClose(connection);
         if (connection.destroyed) throw new Error('the reader went away');
       }
     }
