@@ -104,6 +104,12 @@ function describeHandshakeError(
         : '';
     return new CliError(`${lowerFirst(err.message)}${hint}`, ExitCode.ConnectFailed);
   }
+  if (err.code === ErrorCode.Http2Unavailable) {
+    return new CliError(
+      `no WebSocket over HTTP/2 at ${url}: ${http2Reason(err, context)} (--http2 falls back to HTTP/1.1)`,
+      ExitCode.ConnectFailed,
+    );
+  }
   if (err.status === 0) {
     const proxy = /^Could not connect to the proxy (\S+):/.exec(err.message);
     if (proxy !== null) {
@@ -180,6 +186,21 @@ function networkReason(err: HandshakeError, context: ConnectContext): string {
     return `TLS: ${opensslReason(text)}`;
   }
   return firstLine(text);
+}
+
+/**
+ * Says why a WebSocket could not be opened over HTTP/2: the server did not answer in
+ * HTTP/2 (a session that dies before its SETTINGS), or the network's reason.
+ */
+function http2Reason(err: HandshakeError, context: ConnectContext): string {
+  const code = (err.cause as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ERR_HTTP2_PING_CANCEL' || code === 'ERR_HTTP2_SESSION_ERROR') {
+    return 'the server does not speak HTTP/2 on this port';
+  }
+  if (err.cause !== undefined) return networkReason(err, context);
+  // "No WebSocket over HTTP/2 to URL: REASON": the reason alone.
+  const reason = /^No WebSocket over HTTP\/2 to \S+: (.*)$/s.exec(err.message)?.[1];
+  return firstLine(reason ?? err.message);
 }
 
 /** Keeps the reason of an OpenSSL error ("...:SSL routines:func:reason:file:line"), not its internals. */

@@ -107,6 +107,12 @@ export const CLIENT_HANDSHAKE_OPTIONS: readonly OptionSpec[] = [
     value: 'URL',
     help: 'tunnel through this HTTP proxy (http://[USER:PASS@]HOST:PORT); env (the default): HTTPS_PROXY/HTTP_PROXY unless NO_PROXY; none: never',
   },
+  {
+    name: 'http2',
+    type: 'boolean',
+    help: 'open the WebSocket over HTTP/2 (RFC 8441) when the server allows it, else HTTP/1.1',
+  },
+  { name: 'http2-only', type: 'boolean', help: 'over HTTP/2 or not at all' },
   ...CLIENT_TLS_OPTIONS,
 ];
 
@@ -203,6 +209,8 @@ export function clientOptionsFrom(values: OptionValues, handshakeTimeout?: numbe
   const passphrase = text(values, 'passphrase');
   if (passphrase !== undefined) options.passphrase = passphrase;
   if (flag(values, 'insecure') || flag(values, 'no-check')) options.rejectUnauthorized = false;
+  if (flag(values, 'http2-only')) options.http2 = 'require';
+  else if (flag(values, 'http2')) options.http2 = true;
   return options;
 }
 

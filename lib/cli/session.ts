@@ -22,14 +22,20 @@ export function closeName(code: number): string {
 
 /**
  * Describes what the handshake agreed beyond the connection itself, for the connection
- * notices: ' (subprotocol chat.v1, permessage-deflate)', or '' when nothing was.
+ * notices: ' (HTTP/2, subprotocol chat.v1, permessage-deflate)', or '' when nothing was.
  */
 export function agreedTerms(ws: WebSocketConnection<Incoming>): string {
   const terms = [
+    ...(overHttp2(ws) ? ['HTTP/2'] : []),
     ...(ws.protocol === '' ? [] : [`subprotocol ${ws.protocol}`]),
     ...ws.extensions.map((extension) => extension.name),
   ];
   return terms.length === 0 ? '' : ` (${terms.join(', ')})`;
+}
+
+/** Tells whether a connection runs on an HTTP/2 stream (RFC 8441): streams have a numeric id. */
+function overHttp2(ws: WebSocketConnection<Incoming>): boolean {
+  return typeof (ws.transport as { id?: unknown }).id === 'number';
 }
 
 /** Parses a close code given on the command line or with /close, refusing unsendable ones. */
