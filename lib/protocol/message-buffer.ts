@@ -1,8 +1,10 @@
 /**
  * Gathers the fragments of one message so that what it holds stays within a small factor
  * of its payload, whatever the fragmentation: large pieces are kept by reference (no copy)
- * unless they are a small view of a much larger buffer (a 1 KiB fragment must not pin the
- * 64 KiB socket read it came in); small ones are copied into a shared block, so that a
+ * as long as the buffers they pin stay within {@link MessageBuffer.PIN_FACTOR} times the
+ * payload (a 1 KiB fragment must not pin the 64 KiB socket read it came in, but the four
+ * 16 KiB fragments of one read share it, and pin nothing more than their own bytes);
+ * others are copied out. Small pieces are copied into a shared block, so that a
  * flood of tiny fragments costs its bytes and not an object each. Limits can then be
  * checked against the payload alone, the same whether a message is assembled or streamed:
  * limits bound memory, not legitimate traffic (4 MiB in 65,536 fragments of 64 bytes is a
@@ -19,11 +21,17 @@ export class MessageBuffer {
   static readonly SMALL_PIECE = 1024;
   /** Memory accounted for each piece kept by reference (a Buffer view and its array slot). */
   static readonly PIECE_OVERHEAD = 64;
+  /** The most the buffers that pieces are views of may take, as a multiple of the payload. */
+  static readonly PIN_FACTOR = 4;
 
   #pieces: Buffer[] = [];
   #block: Buffer | undefined;
   #blockUsed = 0;
   #length = 0;
+  /** Bytes of the buffers pinned by pieces kept by reference (each counted once in a row). */
+  #pinned = 0;
+  /** The buffer the last piece kept by reference is a view of. */
+  #lastBacking: ArrayBufferLike | undefined;
   /** The whole message's buffer, when its length was announced (see reserve). */
   #exact: Buffer | undefined;
 
@@ -57,9 +65,7 @@ export class MessageBuffer {
     this.#length += piece.length;
     if (piece.length >= MessageBuffer.SMALL_PIECE) {
       this.#sealBlock();
-      // Referencing a view costs at most 4x its size; a smaller view is copied out.
-      const pinsMore = piece.buffer.byteLength > 4 * piece.length;
-      this.#pieces.push(pinsMore ? copyOf(piece) : piece);
+      this.#pieces.push(this.#mayPin(piece) ? piece : copyOf(piece));
       return;
     }
     if (this.#block === undefined || this.#blockUsed + piece.length > this.#block.length) {
@@ -84,6 +90,8 @@ export class MessageBuffer {
     const length = this.#length;
     this.#pieces = [];
     this.#length = 0;
+    this.#pinned = 0;
+    this.#lastBacking = undefined;
     if (pieces.length === 1) return pieces[0]!;
     if (pieces.length === 0) return Buffer.alloc(0);
     return Buffer.concat(pieces, length);
@@ -92,10 +100,28 @@ export class MessageBuffer {
   /** Drops everything gathered. */
   clear(): void {
     this.#exact = undefined;
+    this.#pinned = 0;
+    this.#lastBacking = undefined;
     this.#pieces = [];
     this.#block = undefined;
     this.#blockUsed = 0;
     this.#length = 0;
+  }
+
+  /**
+   * Tells whether `piece` may be kept by reference: a view of the same buffer as the piece
+   * before costs nothing more (the consecutive fragments of one socket read); another
+   * buffer is pinned only while all pinned buffers stay within PIN_FACTOR times the payload
+   * (already counted in #length).
+   */
+  #mayPin(piece: Buffer): boolean {
+    const backing = piece.buffer;
+    if (backing === this.#lastBacking) return true;
+    const pinned = this.#pinned + backing.byteLength;
+    if (pinned > MessageBuffer.PIN_FACTOR * this.#length) return false;
+    this.#pinned = pinned;
+    this.#lastBacking = backing;
+    return true;
   }
 
   #sealBlock(): void {

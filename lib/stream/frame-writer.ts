@@ -115,7 +115,15 @@ export class FrameWriter {
 
   /** Writes the frames of (part of) a message; calls back once the transport has room. */
   frames(frames: readonly Frame[], callback: StreamCallback): void {
-    for (const frame of frames) this.#frame(firstHeaderByte(frame), frame.payload);
+    const together = this.#mask && frames.length > 1 ? maskedSize(frames) : 0;
+    if (together >= SLAB_SIZE) {
+      this.#closeRun();
+      this.#parts.push(maskedFrames(frames, together));
+      this.#pending += together;
+      this.#scheduleFlush();
+    } else {
+      for (const frame of frames) this.#frame(firstHeaderByte(frame), frame.payload);
+    }
     this.#afterData(callback);
   }
 
@@ -287,5 +295,35 @@ function maskedFrame(b0: number, payload: Buffer, headerSize: number): Buffer {
   const out = new FastBuffer(raw.buffer, raw.byteOffset + shift, total);
   const p = writeHeaderBytes(out, 0, b0, payload.length, true);
   maskInto(payload, out, p, out[p - 4]!, out[p - 3]!, out[p - 2]!, out[p - 1]!);
+  return out;
+}
+
+/** The encoded size of masked frames, headers included. */
+function maskedSize(frames: readonly Frame[]): number {
+  let total = 0;
+  for (const frame of frames)
+    total += frameHeaderSize(frame.payload.length, true) + frame.payload.length;
+  return total;
+}
+
+/**
+ * Encodes the masked frames of a large message (its 16 KiB fragments, say) back to back into
+ * one buffer of `total` bytes, each with a masking key of its own (RFC 6455 §5.3): one
+ * allocation and one part of the write instead of a slab every few fragments. The first
+ * payload is placed at its source's alignment modulo 8; the others follow suit whenever
+ * header and payload sizes are multiples of 8 (16 KiB fragments behind 8-byte headers are).
+ */
+function maskedFrames(frames: readonly Frame[], total: number): Buffer {
+  const first = frames[0]!.payload;
+  const raw = Buffer.allocUnsafe(total + 7);
+  const shift = (first.byteOffset - raw.byteOffset - frameHeaderSize(first.length, true)) & 7;
+  const out = new FastBuffer(raw.buffer, raw.byteOffset + shift, total);
+  let at = 0;
+  for (const frame of frames) {
+    const payload = frame.payload;
+    const p = writeHeaderBytes(out, at, firstHeaderByte(frame), payload.length, true);
+    maskInto(payload, out, p, out[p - 4]!, out[p - 3]!, out[p - 2]!, out[p - 1]!);
+    at = p + payload.length;
+  }
   return out;
 }

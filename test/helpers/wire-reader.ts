@@ -17,6 +17,8 @@ export interface WireFrame {
   masked: boolean;
   /** The payload, unmasked. */
   payload: Buffer;
+  /** The masking key (undefined when not masked). */
+  maskKey: Buffer | undefined;
   /** The 7-bit length field: 126 and 127 announce the 16- and 64-bit forms. */
   length7: number;
 }
@@ -79,6 +81,7 @@ export class WireReader {
     const all = this.#take(headerLength + length);
     const keyAt = headerLength - 4;
     const payload = Buffer.from(all.subarray(headerLength));
+    const maskKey = masked ? Buffer.from(all.subarray(keyAt, keyAt + 4)) : undefined;
     if (masked) {
       const key = all.subarray(keyAt, keyAt + 4);
       for (let i = 0; i < payload.length; i++) payload[i] = payload[i]! ^ key[i & 3]!;
@@ -88,6 +91,7 @@ export class WireReader {
       rsv1: (b0 & 0x40) !== 0,
       rsv2: (b0 & 0x20) !== 0,
       rsv3: (b0 & 0x10) !== 0,
+      maskKey,
       opcode: b0 & 0x0f,
       masked,
       payload,

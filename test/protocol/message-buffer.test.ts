@@ -78,7 +78,7 @@ describe('MessageBuffer: gathering', () => {
   });
 });
 
-describe('MessageBuffer: the pinning rule (a view may pin at most 4x its size)', () => {
+describe('MessageBuffer: the pinning rule (pinned buffers at most 4x the payload)', () => {
   it('copies a 1 KiB view of a 64 KiB read rather than keep the read alive', () => {
     const m = new MessageBuffer();
     const piece = viewOf(SMALL_PIECE, 64 * 1024);
@@ -103,6 +103,33 @@ describe('MessageBuffer: the pinning rule (a view may pin at most 4x its size)',
     expect(out).not.toBe(piece);
     expect(out.buffer).not.toBe(piece.buffer);
     expect(out.equals(piece)).toBe(true);
+  });
+
+  it('keeps the following views of one read by reference: they share what the first pinned', () => {
+    // A 64 KiB socket read holding a 5 KiB tail of one fragment and then 16 KiB fragments.
+    const read = Buffer.alloc(64 * 1024, 1);
+    const m = new MessageBuffer();
+    const cuts = [0, 5 * 1024, 21 * 1024, 37 * 1024, 53 * 1024, 64 * 1024];
+    for (let i = 1; i < cuts.length; i++) m.append(read.subarray(cuts[i - 1], cuts[i]));
+    read.fill(2); // shows which pieces were kept by reference
+    const out = m.take();
+    expect(out.length).toBe(64 * 1024);
+    // The first (5 KiB pinning 64 KiB) was copied; the four after it were not.
+    expect(out.subarray(0, 5 * 1024).every((b) => b === 1)).toBe(true);
+    expect(out.subarray(5 * 1024).every((b) => b === 2)).toBe(true);
+  });
+
+  it('copies views of fresh buffers whenever the pinned buffers would pass 4x the payload', () => {
+    const m = new MessageBuffer();
+    const pieces = Array.from({ length: 8 }, () =>
+      Buffer.alloc(64 * 1024, 1).subarray(0, 8 * 1024),
+    );
+    for (const piece of pieces) m.append(piece);
+    for (const piece of pieces) piece.fill(2);
+    const out = m.take();
+    const kept = pieces.map((_, i) => out[i * 8 * 1024] === 2);
+    // After n pieces of 8 KiB, at most 32n KiB may be pinned: one 64 KiB buffer every other piece.
+    expect(kept).toEqual([false, true, false, true, false, true, false, true]);
   });
 });
 

@@ -262,6 +262,46 @@ describe('FrameWriter: masking', () => {
   });
 });
 
+describe('FrameWriter: the masked fragments of a large message', () => {
+  for (const [name, payload, cut] of [
+    ['16 KiB fragments of a 1 MiB message', oddPayload(1024 * 1024), 16 * 1024],
+    [
+      'uneven fragments (header and payload sizes not multiples of 8)',
+      oddPayload(300_001, 7),
+      12_345,
+    ],
+  ] as const) {
+    it(`${name}: one part, each frame with a key of its own, decoding back`, async () => {
+      const { sink, writer: w } = writer({ mask: true });
+      const before = Buffer.from(payload);
+      const frames: Frame[] = [];
+      for (let at = 0; at < payload.length; at += cut) {
+        const end = Math.min(at + cut, payload.length);
+        frames.push({
+          fin: end === payload.length,
+          rsv1: false,
+          rsv2: false,
+          rsv3: false,
+          opcode: at === 0 ? Opcode.Binary : Opcode.Continuation,
+          payload: payload.subarray(at, end),
+        });
+      }
+      w.frames(frames, noop);
+      await tick();
+      expect(sink.calls).toHaveLength(1);
+      expect(sink.calls[0]).toHaveLength(1);
+      const wire = sink.frames();
+      expect(wire.map(shape)).toEqual(
+        frames.map((f) => `${f.fin ? 'F' : '-'}000 op${f.opcode} M ${f.payload.length}`),
+      );
+      expect(Buffer.concat(wire.map((f) => f.payload)).equals(payload)).toBe(true);
+      const keys = new Set(wire.map((f) => f.maskKey?.toString('hex')));
+      expect(keys.size).toBe(wire.length);
+      expect(payload.equals(before)).toBe(true); // the source is never masked in place
+    });
+  }
+});
+
 describe('FrameWriter: no copies of large payloads', () => {
   it('an unmasked payload from 1 KiB on is handed to the transport as it is', async () => {
     const { sink, writer: w } = writer();
