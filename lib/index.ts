@@ -71,9 +71,11 @@ export {
   type Http2ServerLike,
   type HttpServerLike,
   type ShutDownOptions,
+  type UpgradeCallback,
   WebSocketRequest,
   type WebSocketRequestState,
   WebSocketServer,
+  type WebSocketServerEvents,
   type WebSocketServerOptions,
 } from './server.js';
 export type { ConnectionInit, ConnectionOptions } from './stream/connection-options.js';

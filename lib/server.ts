@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
-import http, { type IncomingMessage } from 'node:http';
+import type http from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { IncomingHttpHeaders as Http2Headers, ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { Duplex as NodeDuplex } from 'node:stream';
@@ -7,14 +8,14 @@ import { type BroadcastOptions, broadcast as broadcastTo } from './broadcast.js'
 import { extensionFactories } from './extensions/negotiation.js';
 import { Http2ConnectRequest } from './handshake/http2-connect-request.js';
 import {
-  attachStreamEndpoint,
-  detachStreamEndpoint,
   type Http2ServerLike,
   Http2StreamChannel,
   refuseStream,
   type StreamEndpoint,
 } from './handshake/http2-server.js';
 import { createOriginMatcher, type OriginMatcher } from './handshake/origin.js';
+import { createOwnServer } from './handshake/own-server.js';
+import { attachServers, detachServers } from './handshake/server-attachment.js';
 import {
   type HandshakeChannel,
   type RequestContext,
@@ -23,8 +24,6 @@ import {
   WebSocketRequest,
 } from './handshake/server-handshake.js';
 import {
-  attachEndpoint,
-  detachEndpoint,
   type HttpServerLike,
   requestPath,
   type UpgradeEndpoint,
@@ -38,6 +37,7 @@ import {
   type UpgradeRequestInfo,
   validateUpgradeRequest,
 } from './protocol/handshake.js';
+import type { BroadcastRelay, UpgradeCallback, WebSocketServerEvents } from './server-events.js';
 import {
   milliseconds,
   type ResolvedServerOptions,
@@ -45,7 +45,7 @@ import {
   type ShutDownOptions,
   type WebSocketServerOptions,
 } from './server-options.js';
-import type { Incoming, IncomingOf, Message } from './stream/connection-events.js';
+import type { Incoming, IncomingOf } from './stream/connection-events.js';
 import { type ConnectionOwner, connectionGone, ownedBy } from './stream/connection-hooks.js';
 import type { KnownOptions } from './stream/typed-events.js';
 import type { WebSocketConnection } from './stream/websocket-connection.js';
@@ -56,45 +56,17 @@ export type { Http2ServerLike } from './handshake/http2-server.js';
 export type { AllowedOrigins } from './handshake/origin.js';
 export { WebSocketRequest, type WebSocketRequestState } from './handshake/server-handshake.js';
 export type { HttpServerLike } from './handshake/upgrade-dispatcher.js';
+export type {
+  BroadcastRelay,
+  UpgradeCallback,
+  WebSocketServerEvents,
+} from './server-events.js';
 export type { ShutDownOptions, WebSocketServerOptions } from './server-options.js';
 
 type ServerState = 'open' | 'shuttingDown' | 'closed';
 
-/**
- * Carries a broadcast beyond this process: broadcast() calls it with the message and its
- * options after the local delivery. A backplane (`websocket-duplex/redis`) installs one.
- */
-export type BroadcastRelay = (data: string | Uint8Array, options: BroadcastOptions) => void;
-
-/** What `handleUpgrade`'s callback gets, as ws's does: the connection and its request. */
-export type UpgradeCallback<In extends Incoming = Message> = (
-  connection: WebSocketConnection<In>,
-  request: IncomingMessage,
-) => void;
-
 /** Lets the router report a handler's failure as the server's own (a symbol: not public API). */
 export const handlerFailed: unique symbol = Symbol('handlerFailed');
-
-/** How often a created HTTP server checks its clients' header and request timeouts. */
-const TIMEOUT_CHECK_MS = 1_000;
-
-/** A server's events; `In` is what its connections read (see IncomingOf). */
-export interface WebSocketServerEvents<In extends Incoming = Message> {
-  /** A valid handshake awaits accept() or reject(); the listener may be async. */
-  request(request: WebSocketRequest<In>): void;
-  /** A connection was accepted (WebSocket-Node's name). */
-  connect(connection: WebSocketConnection<In>): void;
-  /** A connection was accepted, with its HTTP request (ws's name). */
-  connection(connection: WebSocketConnection<In>, request: IncomingMessage): void;
-  /** A connection ended, with its close code and reason. */
-  close(connection: WebSocketConnection<In>, code: number, reason: string): void;
-  /** A handshake failed and was answered (bad request, refused origin, timeout, client gone). */
-  upgradeError(error: WebSocketError, request: IncomingMessage): void;
-  /** The HTTP server created with `port` listens. */
-  listening(...args: unknown[]): void;
-  /** An application callback threw or rejected, or the created HTTP server failed. */
-  error(err: Error): void;
-}
 
 // The typed EventEmitter methods of the class below (see TypedEmitter in stream/typed-events).
 export interface WebSocketServer<O extends WebSocketServerOptions = WebSocketServerOptions> {
@@ -144,20 +116,8 @@ export interface WebSocketServer<O extends WebSocketServerOptions = WebSocketSer
  * requests, checks and events; each connection runs over its own stream of the session.
  * One secure server with `allowHTTP1: true` serves both protocols on one port.
  *
- * Events:
- * - 'request' (request: WebSocketRequest): a valid handshake awaiting accept() or reject().
- *   The listener may be async: a rejected promise answers 500 and is reported as 'error'.
- * - 'connect' (connection) and 'connection' (connection, request: IncomingMessage): a
- *   connection was accepted (WebSocket-Node's name and ws's).
- * - 'close' (connection, code, reason): a connection ended (as WebSocket-Node's server).
- * - 'upgradeError' (error: HandshakeError | WebSocketError, request: IncomingMessage): a
- *   handshake failed (bad request, refused origin, timeout, client gone). Informational:
- *   the answer is already sent, and nothing is thrown.
- * - 'listening': the HTTP server created with `port` listens.
- * - 'error' (err): an application callback (a 'request' listener, a router handler, the
- *   `protocols` or `allowedOrigins` function) threw or rejected, or the created HTTP server
- *   failed; the handshake concerned is answered 500. Without an 'error' listener the error
- *   is printed as a process warning: a handler's bug never takes the server down.
+ * Events: see {@link WebSocketServerEvents}. An application's failing callback is answered
+ * 500 and reported as 'error' (a process warning without a listener): never a crash.
  *
  * @see RFC 6455 §4.2 (server-side handshake)
  * @example
@@ -244,10 +204,18 @@ export class WebSocketServer<const O extends WebSocketServerOptions = WebSocketS
       onServerReject: (error, request) => this.#upgradeError(error, request.httpRequest),
     };
     this.#ownServer =
-      options.port === undefined ? undefined : this.#createServer(options, listening);
+      options.port === undefined
+        ? undefined
+        : createOwnServer(options, this.#settings.handshakeTimeout, {
+            failed: (err) => this.#handlerFailed(err, undefined, undefined),
+            listening: () => {
+              this.emit('listening');
+              listening?.();
+            },
+          });
     this.#httpServers = this.#ownServer === undefined ? given : [this.#ownServer];
     this.#http2Servers = given2;
-    this.#attach();
+    attachServers(this, this.#httpServers, this.#http2Servers);
   }
 
   /**
@@ -469,11 +437,7 @@ export class WebSocketServer<const O extends WebSocketServerOptions = WebSocketS
   close(callback?: (err?: Error) => void): void {
     if (this.#state === 'open') this.#state = 'closed';
     for (const request of [...this.#pending]) request[serverReject](503, 'Server shutting down');
-    for (const server of this.#httpServers) detachEndpoint(server, this);
-    for (const server of this.#http2Servers) {
-      detachStreamEndpoint(server, this);
-      detachEndpoint(server as unknown as HttpServerLike, this);
-    }
+    detachServers(this, this.#httpServers, this.#http2Servers);
     const own = this.#ownServer;
     if (own === undefined || !own.listening) {
       if (callback !== undefined) process.nextTick(callback);
@@ -618,62 +582,6 @@ export class WebSocketServer<const O extends WebSocketServerOptions = WebSocketS
 
   #upgradeError(error: WebSocketError, request: IncomingMessage): void {
     if (this.listenerCount('upgradeError') > 0) this.emit('upgradeError', error, request);
-  }
-
-  /**
-   * Attaches to every server given. An HTTP/2 server also gets the 'upgrade' listener: with
-   * `allowHTTP1: true`, its HTTP/1.1 clients upgrade as on any HTTP server.
-   */
-  #attach(): void {
-    const attached: HttpServerLike[] = [];
-    const attached2: Http2ServerLike[] = [];
-    try {
-      for (const server of this.#httpServers) {
-        attachEndpoint(server, this);
-        attached.push(server);
-      }
-      for (const server of this.#http2Servers) {
-        attachStreamEndpoint(server, this);
-        attached2.push(server);
-        const asHttp = server as unknown as HttpServerLike;
-        if (!this.#httpServers.includes(asHttp)) {
-          attachEndpoint(asHttp, this);
-          attached.push(asHttp);
-        }
-      }
-    } catch (err) {
-      for (const server of attached) detachEndpoint(server, this);
-      for (const server of attached2) detachStreamEndpoint(server, this);
-      throw err;
-    }
-  }
-
-  /**
-   * Creates the HTTP server for `port`: plain requests are answered 426, and a client gets
-   * `handshakeTimeout` (checked every second) to send its request, not node's 60 to 90 s.
-   */
-  #createServer(options: WebSocketServerOptions, listening: (() => void) | undefined): http.Server {
-    const timeout = this.#settings.handshakeTimeout;
-    const server = http.createServer(
-      timeout > 0
-        ? {
-            headersTimeout: timeout,
-            requestTimeout: timeout,
-            connectionsCheckingInterval: Math.min(TIMEOUT_CHECK_MS, timeout),
-          }
-        : {},
-      (_req, res) => {
-        res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
-        res.end('Upgrade Required: this is a WebSocket endpoint');
-      },
-    );
-    server.on('error', (err) => this.#handlerFailed(err, undefined, undefined));
-    server.on('listening', () => {
-      this.emit('listening');
-      listening?.();
-    });
-    server.listen(options.port, options.host, options.backlog);
-    return server;
   }
 }
 
