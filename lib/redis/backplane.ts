@@ -12,6 +12,7 @@ import {
   SlowReaderPolicy,
   type TopicOptions,
 } from './backplane-options.js';
+import type { BackplaneStats, OutageReport } from './backplane-stats.js';
 import {
   type BroadcastOptions,
   broadcast,
@@ -19,41 +20,11 @@ import {
   type WebSocketServer,
 } from './core.js';
 import { decodeEnvelope, encodeEnvelope, ORIGIN_SIZE } from './envelope.js';
-import { presenceKeys, readCount, SET_COUNT_SCRIPT, SIZE_SCRIPT } from './presence.js';
+import { Presence } from './presence.js';
 import { RedisLink } from './redis-link.js';
 import { deliver, shutDown, Topic, type TopicHost } from './topic.js';
 
-/** Counters of a backplane since it was created (a snapshot: see `backplane.stats`). */
-export interface BackplaneStats {
-  /** Messages Redis acknowledged (carried to the other processes). */
-  published: number;
-  /**
-   * Messages that never reached Redis, so that the other processes missed them: published
-   * while Redis was away, beyond the pending limits, or refused or unanswered by Redis.
-   * (Local delivery happened in every case.)
-   */
-  dropped: number;
-  /** Messages received from the other processes. */
-  received: number;
-  /** Messages on the backplane's channels that it could not read (and refused). */
-  malformed: number;
-  /** Publishes sent to Redis and not yet acknowledged, and their bytes. */
-  pendingPublishes: number;
-  pendingBytes: number;
-  /** Times the backplane became degraded. */
-  outages: number;
-  /** Topic deliveries skipped, and members closed, by the slow-reader policy. */
-  slowSkipped: number;
-  slowClosed: number;
-}
-
-/** What 'restored' reports about the outage that ended. */
-export interface OutageReport {
-  /** How long the backplane was degraded, in ms. */
-  durationMs: number;
-  /** Messages that did not reach the other processes meanwhile. */
-  dropped: number;
-}
+export type { BackplaneStats, OutageReport } from './backplane-stats.js';
 
 /**
  * Creates a backplane over Redis, which carries broadcasts and topic messages between the
@@ -104,7 +75,7 @@ export class Backplane extends EventEmitter {
   readonly #channels = new Map<string, Set<Topic>>();
   readonly #servers = new Map<WebSocketServer, string>();
   readonly #groups = new Map<string, Set<WebSocketServer>>();
-  readonly #presenceDirty = new Set<Topic>();
+  readonly #presence: Presence<Topic>;
   readonly #host: TopicHost;
   readonly #stats: Omit<BackplaneStats, 'pendingPublishes' | 'pendingBytes'> = {
     published: 0,
@@ -122,7 +93,6 @@ export class Backplane extends EventEmitter {
   #backlogFull = false;
   #ready = false;
   #readyPromise: Promise<void> | undefined;
-  #presenceScheduled = false;
   #heartbeat: NodeJS.Timeout;
   #closed: Promise<void> | undefined;
 
@@ -141,10 +111,14 @@ export class Backplane extends EventEmitter {
       minDelay: this.#options.minDelay,
       maxDelay: this.#options.maxDelay,
     });
+    this.#presence = new Presence(this.#link, this.id, this.#options, {
+      localCount: (topic) => this.#localCount(topic),
+      activeTopics: () => this.#activeTopics(),
+    });
     this.#link.on('up', () => this.#onUp());
     this.#link.on('down', (err: unknown) => this.#onDown(err));
     this.#heartbeat = setInterval(
-      () => this.#refreshPresence(),
+      () => this.#presence.refresh(),
       Math.max(10, Math.floor(this.#options.presenceTtl / 3)),
     );
     this.#heartbeat.unref();
@@ -330,12 +304,8 @@ export class Backplane extends EventEmitter {
     const active = [...this.#channels.values()].flatMap((set) => [...set]);
     for (const topic of new Set([...this.#topics.values(), ...active])) topic[shutDown]();
     // Tell the others at once rather than leaving them to the TTL.
-    const leaving = this.#link.isUp
-      ? [...this.#presenceDirty].map((topic) => this.#writePresence(topic))
-      : [];
-    this.#presenceDirty.clear();
     await Promise.race([
-      Promise.allSettled(leaving),
+      this.#presence.writeAllNow(),
       new Promise((resolve) => setTimeout(resolve, this.#options.commandTimeout).unref()),
     ]);
     await this.#link.close(this.#options.commandTimeout);
@@ -358,11 +328,8 @@ export class Backplane extends EventEmitter {
         return count;
       },
       activity: (topic, active) => this.#topicActivity(topic, active),
-      presenceChanged: (topic) => {
-        this.#presenceDirty.add(topic);
-        this.#schedulePresence();
-      },
-      size: (topic) => this.#size(topic),
+      presenceChanged: (topic) => this.#presence.changed(topic),
+      size: (topic) => this.#presence.size(topic),
       waitForCapacity: (size) => this.#waitForCapacity(size),
       slowReader: (policy) => {
         if (policy === SlowReaderPolicy.Close) this.#stats.slowClosed++;
@@ -555,100 +522,20 @@ export class Backplane extends EventEmitter {
     }
   }
 
-  #schedulePresence(): void {
-    if (this.#presenceScheduled || this.#closed !== undefined) return;
-    this.#presenceScheduled = true;
-    // One write per topic per turn of the event loop, however many joins it saw.
-    setImmediate(() => {
-      this.#presenceScheduled = false;
-      this.#flushPresence();
-    });
-  }
-
-  #flushPresence(): void {
-    if (!this.#link.isUp || this.#closed !== undefined) return; // written again on 'up'
-    const dirty = [...this.#presenceDirty];
-    this.#presenceDirty.clear();
-    for (const topic of dirty) {
-      this.#writePresence(topic).catch(() => {
-        this.#presenceDirty.add(topic); // retried by the next heartbeat
-      });
-    }
-  }
-
-  /** Rewrites every count (the heartbeat: refreshes their deadline), and any pending change. */
-  #refreshPresence(): void {
-    for (const set of this.#channels.values()) {
-      for (const topic of set) if (topic.localSize > 0) this.#presenceDirty.add(topic);
-    }
-    this.#flushPresence();
-  }
-
-  #writePresence(topic: Topic): Promise<unknown> {
-    const keys = presenceKeys(this.#options.prefix, topic.name);
-    // Every active topic object of this name counts (normally one; briefly two when an idle
-    // one, forgotten, is used again while a new one exists).
+  /**
+   * Counts this process's members of a topic: every active topic object of its name
+   * (normally one; briefly two when an idle one, forgotten, is used again while a new one
+   * exists).
+   */
+  #localCount(topic: Topic): number {
     let count = 0;
     for (const local of this.#channels.get(topic.channel) ?? []) count += local.localSize;
-    const args = [this.id, String(count), String(this.#options.presenceTtl)];
-    return this.#withTimeout(this.#link.eval(SET_COUNT_SCRIPT, keys, args), 'presence update');
-  }
-
-  async #size(topic: Topic): Promise<number> {
-    if (!this.#link.isUp) {
-      throw new BackplaneError(
-        BackplaneErrorReason.Unavailable,
-        `topic ${topic.name}: Redis is unavailable, so the presence count is unknown`,
-        { cause: this.#link.lastError },
-      );
-    }
-    // This process's own change first, on the same connection: the count includes it.
-    if (this.#presenceDirty.delete(topic)) {
-      this.#writePresence(topic).catch(() => this.#presenceDirty.add(topic));
-    }
-    const keys = presenceKeys(this.#options.prefix, topic.name);
-    const reply = await this.#withTimeout(this.#link.eval(SIZE_SCRIPT, keys, []), 'presence count');
-    const count = readCount(reply);
-    if (count === undefined) {
-      throw new BackplaneError(
-        BackplaneErrorReason.MalformedMessage,
-        `topic ${topic.name}: Redis answered the presence count with ${describe(reply)}`,
-      );
-    }
     return count;
   }
 
-  /** Rejects with a typed error when Redis fails a command or does not answer in time. */
-  #withTimeout<T>(command: Promise<T>, what: string): Promise<T> {
-    const ms = this.#options.commandTimeout;
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(
-        () =>
-          reject(
-            new BackplaneError(
-              BackplaneErrorReason.CommandFailed,
-              `${what}: no answer from Redis within ${ms} ms`,
-            ),
-          ),
-        ms,
-      );
-      command.then(
-        (value) => {
-          clearTimeout(timer);
-          resolve(value);
-        },
-        (err: unknown) => {
-          clearTimeout(timer);
-          reject(
-            new BackplaneError(
-              BackplaneErrorReason.CommandFailed,
-              `${what} failed: ${err instanceof Error ? err.message : String(err)}`,
-              { cause: err },
-            ),
-          );
-        },
-      );
-    });
+  /** Lists the topics with members or readers in this process. */
+  #activeTopics(): Iterable<Topic> {
+    return [...this.#channels.values()].flatMap((set) => [...set]);
   }
 
   #onUp(): void {
@@ -658,7 +545,7 @@ export class Backplane extends EventEmitter {
       this.emit('ready');
     }
     // Counts written while Redis was away, or lost with a restarted Redis, are written now.
-    this.#refreshPresence();
+    this.#presence.refresh();
     this.#maybeRestored();
     this.#wake();
   }

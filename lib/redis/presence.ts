@@ -1,3 +1,7 @@
+import { BackplaneError, BackplaneErrorReason } from './backplane-error.js';
+import { describe } from './backplane-options.js';
+import { withTimeout } from './command-timeout.js';
+
 /**
  * Presence counts in Redis: how many connections each process has in a topic, each count
  * with a deadline, so that the counts of a process that died without a word (SIGKILL, a lost
@@ -55,4 +59,129 @@ return total`;
 export function readCount(reply: unknown): number | undefined {
   const n = typeof reply === 'string' ? Number(reply) : reply;
   return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
+/** What Presence needs of Redis: to know whether it is there, and to run a script. */
+export interface PresenceLink {
+  readonly isUp: boolean;
+  readonly lastError: unknown;
+  eval(script: string, keys: string[], args: string[]): Promise<unknown>;
+}
+
+/** What Presence asks its backplane about the topics of this process. */
+export interface PresenceTopics<T extends { readonly name: string; readonly localSize: number }> {
+  /** This process's members of a topic (all its active topic objects of that name). */
+  localCount(topic: T): number;
+  /** The topics with members or readers in this process. */
+  activeTopics(): Iterable<T>;
+}
+
+/**
+ * Keeps this process's presence counts in Redis: a changed count is written once per turn of
+ * the event loop however many joins it saw, every count is rewritten by the heartbeat
+ * (`refresh`, every third of the TTL: that is what keeps it alive) and when Redis comes back,
+ * and a write that failed is retried by the next heartbeat. `size` reads the total of every
+ * process, this process's pending change written first on the same connection.
+ */
+export class Presence<T extends { readonly name: string; readonly localSize: number }> {
+  readonly #link: PresenceLink;
+  readonly #id: string;
+  readonly #options: { prefix: string; presenceTtl: number; commandTimeout: number };
+  readonly #topics: PresenceTopics<T>;
+  readonly #dirty = new Set<T>();
+  #scheduled = false;
+  #closed = false;
+
+  constructor(
+    link: PresenceLink,
+    id: string,
+    options: { prefix: string; presenceTtl: number; commandTimeout: number },
+    topics: PresenceTopics<T>,
+  ) {
+    this.#link = link;
+    this.#id = id;
+    this.#options = options;
+    this.#topics = topics;
+  }
+
+  /** A topic's local count changed: written at the end of this turn of the event loop. */
+  changed(topic: T): void {
+    this.#dirty.add(topic);
+    if (this.#scheduled || this.#closed) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#flush();
+    });
+  }
+
+  /** Rewrites every count (the heartbeat: refreshes their deadline), and any pending change. */
+  refresh(): void {
+    for (const topic of this.#topics.activeTopics()) {
+      if (topic.localSize > 0) this.#dirty.add(topic);
+    }
+    this.#flush();
+  }
+
+  /**
+   * Writes the pending changes at once and stops (the backplane is closing: the others learn
+   * it now rather than at the TTL). Resolves when the writes settled, whatever their outcome.
+   */
+  writeAllNow(): Promise<unknown> {
+    this.#closed = true;
+    const leaving = this.#link.isUp ? [...this.#dirty].map((topic) => this.#write(topic)) : [];
+    this.#dirty.clear();
+    return Promise.allSettled(leaving);
+  }
+
+  /** Reads a topic's count across every process. */
+  async size(topic: T): Promise<number> {
+    if (!this.#link.isUp) {
+      throw new BackplaneError(
+        BackplaneErrorReason.Unavailable,
+        `topic ${topic.name}: Redis is unavailable, so the presence count is unknown`,
+        { cause: this.#link.lastError },
+      );
+    }
+    // This process's own change first, on the same connection: the count includes it.
+    if (this.#dirty.delete(topic)) {
+      this.#write(topic).catch(() => this.#dirty.add(topic));
+    }
+    const keys = presenceKeys(this.#options.prefix, topic.name);
+    const reply = await withTimeout(
+      this.#link.eval(SIZE_SCRIPT, keys, []),
+      'presence count',
+      this.#options.commandTimeout,
+    );
+    const count = readCount(reply);
+    if (count === undefined) {
+      throw new BackplaneError(
+        BackplaneErrorReason.MalformedMessage,
+        `topic ${topic.name}: Redis answered the presence count with ${describe(reply)}`,
+      );
+    }
+    return count;
+  }
+
+  #flush(): void {
+    if (!this.#link.isUp || this.#closed) return; // written again on 'up'
+    const dirty = [...this.#dirty];
+    this.#dirty.clear();
+    for (const topic of dirty) {
+      this.#write(topic).catch(() => {
+        this.#dirty.add(topic); // retried by the next heartbeat
+      });
+    }
+  }
+
+  #write(topic: T): Promise<unknown> {
+    const keys = presenceKeys(this.#options.prefix, topic.name);
+    const count = this.#topics.localCount(topic);
+    const args = [this.#id, String(count), String(this.#options.presenceTtl)];
+    return withTimeout(
+      this.#link.eval(SET_COUNT_SCRIPT, keys, args),
+      'presence update',
+      this.#options.commandTimeout,
+    );
+  }
 }
