@@ -1,5 +1,5 @@
 /**
- * Scenario 10 of `npm run bench`: how fast the command line starts. `wsdx --help` as the
+ * Scenario 14 of `npm run bench`: how fast the command line starts. `wsdx --help` as the
  * published package runs it (bin/wsdx.js loading the bundle dist/cli.js, which the runner
  * has just built; WSDX_DIST=1 makes a clone do what the package does), against the floor,
  * Node starting with nothing to do (`node -e 0`), and, for the record, a clone's wsdx, which
@@ -24,15 +24,15 @@ const STARTS_PER_RUN = 7;
 /** The commands measured, by figure. */
 const COMMANDS = [
   {
-    id: '10-help',
+    id: '14-help',
     label: 'wsdx --help, published (bin + dist/cli.js)',
     args: [WSDX, '--help'],
     env: { WSDX_DIST: '1' },
     target: true,
   },
-  { id: '10-node', label: 'node -e 0 (the floor)', args: ['-e', '0'], env: {}, target: false },
+  { id: '14-node', label: 'node -e 0 (the floor)', args: ['-e', '0'], env: {}, target: false },
   {
-    id: '10-clone',
+    id: '14-clone',
     label: 'wsdx --help in a clone (through tsx)',
     args: [WSDX, '--help'],
     env: { WSDX_DIST: '' },
@@ -72,7 +72,7 @@ export const CLI_STARTUP_SCENARIO: Scenario = {
     }
     const figures: Figure[] = COMMANDS.map((c) => ({
       id: c.id,
-      scenario: 10,
+      scenario: 14,
       label: c.label,
       unit: 'ms',
       better: 'lower',

@@ -1,5 +1,5 @@
 /**
- * Scenario 10 of `npm run bench`: 1,000 WebSockets on one HTTP/2 session (RFC 8441)
+ * Scenario 13 of `npm run bench`: 1,000 WebSockets on one HTTP/2 session (RFC 8441)
  * against 1,000 WebSockets each on its own TCP+TLS connection (HTTP/1.1 Upgrade), between
  * our client and our server, in two processes on loopback, over TLS both ways (browsers
  * speak HTTP/2 over TLS only). The server is one and the same (a secure HTTP/2 server with
@@ -35,7 +35,7 @@ const SIZES = [
 ] as const;
 
 function figure(id: string, label: string, unit: string, better: 'higher' | 'lower'): Figure {
-  return { id, scenario: 10, label, unit, better, values: {}, missing: {}, targets: [], extra: {} };
+  return { id, scenario: 13, label, unit, better, values: {}, missing: {}, targets: [], extra: {} };
 }
 
 /** A self-signed certificate for localhost, made by openssl for the run. */
@@ -163,35 +163,35 @@ export const HTTP2_SCENARIO: Scenario = {
         const m = byMode[mode];
         const on = MODES[mode];
         push(
-          `10-open-${mode}`,
+          `13-open-${mode}`,
           `${COUNT.toLocaleString('en-US')} WebSockets over TLS, ${on}: time to open them all`,
           'ms',
           'lower',
           m.open!,
         );
         push(
-          `10-heap-server-${mode}`,
+          `13-heap-server-${mode}`,
           `... ${on}: server heap per WebSocket`,
           'KiB',
           'lower',
           m.serverHeap!,
         );
         push(
-          `10-heap-client-${mode}`,
+          `13-heap-client-${mode}`,
           `... ${on}: client heap per WebSocket`,
           'KiB',
           'lower',
           m.clientHeap!,
         );
         push(
-          `10-rss-server-${mode}`,
+          `13-rss-server-${mode}`,
           `... ${on}: server RSS per WebSocket`,
           'KiB',
           'lower',
           m.serverRss!,
         );
         push(
-          `10-rss-client-${mode}`,
+          `13-rss-client-${mode}`,
           `... ${on}: client RSS per WebSocket`,
           'KiB',
           'lower',
@@ -199,14 +199,14 @@ export const HTTP2_SCENARIO: Scenario = {
         );
         for (const size of SIZES) {
           push(
-            `10-rate-${size.name}-${mode}`,
+            `13-rate-${size.name}-${mode}`,
             `... ${on}: echo of ${size.label}, 1 in flight per WebSocket`,
             'msg/s',
             'higher',
             m[`rate-${size.name}`]!,
           );
           push(
-            `10-cpu-${size.name}-${mode}`,
+            `13-cpu-${size.name}-${mode}`,
             `... ${on}: client CPU per echoed ${size.label}`,
             'µs',
             'lower',
@@ -218,21 +218,21 @@ export const HTTP2_SCENARIO: Scenario = {
       const h2 = byMode.h2;
       const h1 = byMode.h1;
       push(
-        '10-open-x',
+        '13-open-x',
         'time to open 1,000: HTTP/1.1 / HTTP/2 (x faster over HTTP/2)',
         'x',
         'higher',
         h1.open! / h2.open!,
       );
       push(
-        '10-rss-server-x',
+        '13-rss-server-x',
         'server RSS per WebSocket: HTTP/1.1 / HTTP/2 (x smaller over HTTP/2)',
         'x',
         'higher',
         h1.serverRss! / Math.max(h2.serverRss!, 0.01),
       );
       push(
-        '10-rss-client-x',
+        '13-rss-client-x',
         'client RSS per WebSocket: HTTP/1.1 / HTTP/2 (x smaller over HTTP/2)',
         'x',
         'higher',
@@ -240,14 +240,14 @@ export const HTTP2_SCENARIO: Scenario = {
       );
       for (const size of SIZES) {
         push(
-          `10-cpu-${size.name}-x`,
+          `13-cpu-${size.name}-x`,
           `client CPU per echoed ${size.label}: HTTP/1.1 / HTTP/2 (x less over HTTP/2)`,
           'x',
           'higher',
           h1[`cpu-${size.name}`]! / h2[`cpu-${size.name}`]!,
         );
         push(
-          `10-rate-${size.name}-x`,
+          `13-rate-${size.name}-x`,
           `echo of ${size.label}: HTTP/2 / HTTP/1.1 (x the rate over HTTP/2)`,
           'x',
           'higher',
