@@ -205,7 +205,7 @@ export class ConnectionCore
     this.closeCode = code;
     this.closeReason = reason;
     this.#flags |= INPUT_CLOSED;
-    this.#inbound?.stop(this.closedError('The peer closed in the middle of a message'));
+    this.#inbound?.stop('The peer closed in the middle of a message');
     this.#stream.push(null);
     const conditions = {
       outboundBusy: this.#outboundBusy,
@@ -389,8 +389,9 @@ export class ConnectionCore
     if (this.wasClean) {
       this.#finishCleanly();
     } else {
-      this.#inbound?.stop(this.#abnormalError());
-      if (!this.#stream.destroyed) this.fail(this.#abnormalError());
+      const err = this.#abnormalError();
+      this.#inbound?.stop(err);
+      if (!this.#stream.destroyed) this.fail(err);
     }
     if ((this.#flags & OBSERVED) !== 0) {
       observeClose(this, this.transport, {
@@ -439,7 +440,7 @@ export class ConnectionCore
     const cause = err ?? this.#failure;
     this.#flags |= INPUT_CLOSED;
     this.options.sweep?.unwatch(this);
-    this.#inbound?.stop(cause ?? this.closedError('The connection was destroyed'));
+    this.#inbound?.stop(cause ?? 'The connection was destroyed');
     this.#disposeExtensions();
     for (const turn of this.#turns ?? []) turn.abandon();
     // A Close can go out only while the transport's sending side is open (an HTTP/2 stream

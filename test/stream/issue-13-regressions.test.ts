@@ -17,13 +17,14 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import { Writable } from 'readable-stream';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import type { Extension } from '../../lib/extensions/extension.js';
 import { PerMessageDeflate } from '../../lib/extensions/permessage-deflate.js';
 import { CloseCode } from '../../lib/protocol/close-codes.js';
 import { ErrorCode } from '../../lib/protocol/errors.js';
 import type { Frame } from '../../lib/protocol/frame.js';
 import { Opcode } from '../../lib/protocol/opcodes.js';
+import { ConnectionCore } from '../../lib/stream/connection-core.js';
 import type { Incoming } from '../../lib/stream/connection-events.js';
 import type { ConnectionOptions } from '../../lib/stream/connection-options.js';
 import { IncomingMessageStream } from '../../lib/stream/incoming-message-stream.js';
@@ -442,4 +443,34 @@ describe('4. UTF-8 fails fast inside one small text frame sent in chops (Autobah
       });
     }
   }
+});
+
+// ---------------------------------------------------------------------------------------
+
+describe('5. a normal close builds no ConnectionClosedError it does not need', () => {
+  it('a clean close (the peer closes, we answer) makes none', async () => {
+    const spy = vi.spyOn(ConnectionCore.prototype, 'closedError');
+    try {
+      const { ws, peer } = serverWithPeer();
+      ws.resume();
+      const closed = closeOf(ws);
+      peer.write(masked(binary('hi'), frame(Opcode.Close, Buffer.from([0x03, 0xe8]))));
+      peer.on('data', () => peer.end());
+      expect(await within(closed, 10_000, 'the close')).toEqual([1000, '']);
+      expect(spy).not.toHaveBeenCalled();
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('a Close in the middle of a streamed message still ends that message with one', async () => {
+    const { ws, peer } = serverWithPeer({ messageStreams: true });
+    const failed = new Promise<Error>((resolve) =>
+      ws.once('data', (m) => (m as IncomingMessageStream).once('error', resolve).resume()),
+    );
+    peer.write(masked(binary('ab', false), frame(Opcode.Close, Buffer.from([0x03, 0xe8]))));
+    const err = await within(failed, 10_000, 'the message stream error');
+    expect(err).toMatchObject({ code: ErrorCode.ConnectionClosed });
+    expect(err.message).toContain('The peer closed in the middle of a message');
+  });
 });
