@@ -7,6 +7,7 @@ import {
   observingConnections,
 } from '../diagnostics.js';
 import type { Extension } from '../extensions/extension.js';
+import { disposeExtension } from '../extensions/extension-holds.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { type CloseDecision, CloseHandshake } from '../protocol/close-handshake.js';
 import { encodeClosePayload, parseClosePayload } from '../protocol/close-payload.js';
@@ -414,11 +415,16 @@ export class ConnectionCore
     else if (!stream.writableEnded) stream.end();
   }
 
-  /** Frees what the extensions hold (zlib contexts), once, whichever way the connection ended. */
+  /**
+   * Frees what the extensions hold (zlib contexts), once, whichever way the connection
+   * ended. An extension that a MessageAssembler holds (raw mode: it decodes the frames
+   * this pushed, maybe after the transport closed) keeps its incoming side until that
+   * assembler ends (see extension-holds.ts).
+   */
   #disposeExtensions(): void {
     if ((this.#flags & EXTENSIONS_DISPOSED) !== 0) return;
     this.#flags |= EXTENSIONS_DISPOSED;
-    for (const extension of this.extensions) extension.dispose();
+    for (const extension of this.extensions) disposeExtension(extension);
   }
 
   /**

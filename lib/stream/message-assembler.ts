@@ -1,4 +1,5 @@
 import type { Extension } from '../extensions/extension.js';
+import { holdExtensions, releaseExtensions } from '../extensions/extension-holds.js';
 import type { Frame } from '../protocol/frame.js';
 import { DEFAULTS } from '../protocol/limits.js';
 import type { IncomingLimits, MessageCodec } from '../protocol/message-codec.js';
@@ -47,12 +48,18 @@ export const DEFAULT_MAX_MESSAGE_SIZE = DEFAULTS.maxReceivedMessageSize;
  */
 export class MessageAssembler extends Transform {
   readonly #reader: MessageReader;
+  /** The extensions decoded with, held until the assembler ends (see extension-holds.ts). */
+  #held: readonly Extension[] | undefined;
   #waiting: StreamCallback | undefined;
 
   constructor(options: MessageAssemblerOptions = {}) {
     const hwm = options.highWaterMark ?? 16;
     super({ objectMode: true, readableHighWaterMark: hwm, writableHighWaterMark: hwm });
     const extensions = options.extensions ?? [];
+    if (extensions.length > 0) {
+      this.#held = extensions;
+      holdExtensions(extensions);
+    }
     const handler: MessageReaderHandler = {
       control: (frame) => this.push(frame),
       message: (data) => this.push(data),
@@ -95,13 +102,22 @@ export class MessageAssembler extends Transform {
     // A message cut off by the end of the frame stream is dropped: the transport ended
     // early (1006), which is not the assembler's to report.
     this.#reader.stop();
+    this.#release();
     callback();
   }
 
   override _destroy(err: Error | null, callback: (error: Error | null) => void): void {
     this.#reader.stop();
     this.#waiting = undefined;
+    this.#release();
     callback(err);
+  }
+
+  /** Lets go of the extensions: the last holder of a closed connection's disposes them. */
+  #release(): void {
+    const held = this.#held;
+    this.#held = undefined;
+    if (held !== undefined) releaseExtensions(held);
   }
 }
 

@@ -208,7 +208,9 @@ export class WebSocketConnection<In extends Incoming = Message> extends Duplex {
   /**
    * The extensions themselves, for a MessageAssembler that assembles this connection's raw
    * frames (`new MessageAssembler({ extensions: ws.extensionObjects })`): in raw mode the
-   * connection does not decode messages, so their incoming side is free for it.
+   * connection does not decode messages, so their incoming side is free for it. The
+   * assembler holds them: their incoming side outlives the connection's close until the
+   * assembler ends or is destroyed, which frees it.
    */
   get extensionObjects(): readonly Extension[] {
     return this.#core.extensions;

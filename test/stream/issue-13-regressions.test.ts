@@ -474,3 +474,77 @@ describe('5. a normal close builds no ConnectionClosedError it does not need', (
     expect(err.message).toContain('The peer closed in the middle of a message');
   });
 });
+
+// ---------------------------------------------------------------------------------------
+
+/** A permessage-deflate payload as a peer sends it: sync-flushed, the trailer taken off. */
+function deflated(payload: string): Buffer {
+  const out = zlib.deflateRawSync(Buffer.from(payload), {
+    finishFlush: zlib.constants.Z_SYNC_FLUSH,
+  });
+  return out.subarray(0, out.length - 4);
+}
+
+/** A sink that records the messages (strings and Buffers) written to it. */
+function messageSink(into: unknown[]): Writable {
+  return new Writable({
+    objectMode: true,
+    write(m: unknown, _encoding, callback) {
+      if (typeof m === 'string' || Buffer.isBuffer(m)) into.push(m);
+      callback();
+    },
+  });
+}
+
+describe('6. compressed raw mode: the assembler decodes after the connection closed', () => {
+  it('a compressed message and a Close in one chunk: the message, then a clean end', async () => {
+    const extension = serverDeflate();
+    const calls: string[] = [];
+    const dispose = extension.dispose.bind(extension);
+    const disposeOutgoing = extension.disposeOutgoing?.bind(extension);
+    extension.dispose = () => {
+      calls.push('dispose');
+      dispose();
+    };
+    extension.disposeOutgoing = () => {
+      calls.push('disposeOutgoing');
+      disposeOutgoing?.();
+    };
+    const { ws, peer } = serverWithPeer({ assembleFragments: false, extensions: [extension] });
+    peer.on('data', () => peer.end()); // our answer to the Close: the peer closes TCP
+    const got: unknown[] = [];
+    const done = pipeline(
+      ws,
+      new MessageAssembler({ extensions: ws.extensionObjects }),
+      messageSink(got),
+    );
+    peer.write(
+      masked(
+        { ...frame(Opcode.Text, deflated('hello')), rsv1: true },
+        frame(Opcode.Close, Buffer.from([0x03, 0xe8])),
+      ),
+    );
+    await within(done, 10_000, 'the pipeline');
+    expect(got).toEqual(['hello']);
+    expect(ws.wasClean).toBe(true);
+    // The deflater went at the close; the inflater, once, when the assembler ended.
+    expect(calls).toEqual(['disposeOutgoing', 'dispose']);
+  });
+
+  it('without an assembler, the connection disposes its extensions at its close', async () => {
+    const extension = serverDeflate();
+    let disposed = 0;
+    const dispose = extension.dispose.bind(extension);
+    extension.dispose = () => {
+      disposed++;
+      dispose();
+    };
+    const { ws, peer } = serverWithPeer({ assembleFragments: false, extensions: [extension] });
+    ws.resume();
+    peer.on('data', () => peer.end());
+    const closed = closeOf(ws);
+    peer.write(masked(frame(Opcode.Close, Buffer.from([0x03, 0xe8]))));
+    await within(closed, 10_000, 'the close');
+    expect(disposed).toBe(1);
+  });
+});
