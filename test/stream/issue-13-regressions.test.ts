@@ -15,18 +15,21 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { setImmediate as tick } from 'node:timers/promises';
 import zlib from 'node:zlib';
-import { Writable } from 'readable-stream';
+import { Readable, Writable } from 'readable-stream';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import type { Extension } from '../../lib/extensions/extension.js';
 import { PerMessageDeflate } from '../../lib/extensions/permessage-deflate.js';
 import { CloseCode } from '../../lib/protocol/close-codes.js';
 import { ErrorCode } from '../../lib/protocol/errors.js';
 import type { Frame } from '../../lib/protocol/frame.js';
-import { Opcode } from '../../lib/protocol/opcodes.js';
+import { Opcode, Rsv } from '../../lib/protocol/opcodes.js';
 import { ConnectionCore } from '../../lib/stream/connection-core.js';
 import type { Incoming } from '../../lib/stream/connection-events.js';
 import type { ConnectionOptions } from '../../lib/stream/connection-options.js';
+import { CONSUMER_GRACE_MS } from '../../lib/stream/fault-deferral.js';
+import { FrameParser } from '../../lib/stream/frame-parser.js';
 import { IncomingMessageStream } from '../../lib/stream/incoming-message-stream.js';
 import { MessageAssembler } from '../../lib/stream/message-assembler.js';
 import { WebSocketConnection } from '../../lib/stream/websocket-connection.js';
@@ -546,5 +549,84 @@ describe('6. compressed raw mode: the assembler decodes after the connection clo
     peer.write(masked(frame(Opcode.Close, Buffer.from([0x03, 0xe8]))));
     await within(closed, 10_000, 'the close');
     expect(disposed).toBe(1);
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+
+describe('7. a fault found ahead while the assembler inflates: the messages before it, then the error', () => {
+  /** A compressed "hello" then a frame with the reserved opcode 3, in one chunk. */
+  const bytes = () =>
+    masked({ ...frame(Opcode.Text, deflated('hello')), rsv1: true }, frame(3, 'x'));
+
+  it('FrameParser -> MessageAssembler', async () => {
+    const extension = serverDeflate();
+    const got: unknown[] = [];
+    const done = pipeline(
+      Readable.from([bytes()], { objectMode: false }),
+      new FrameParser({ role: 'server', allowedRsv: Rsv.Rsv1 }),
+      new MessageAssembler({ extensions: [extension] }),
+      messageSink(got),
+    );
+    await expect(within(done, 10_000, 'the pipeline')).rejects.toMatchObject({
+      code: ErrorCode.InvalidOpcode,
+    });
+    expect(got).toEqual(['hello']);
+    extension.dispose();
+  });
+
+  it('a raw connection -> MessageAssembler, as a connection that decodes', async () => {
+    for (const raw of [false, true]) {
+      const { ws, peer, sentClose } = serverWithPeer({
+        assembleFragments: !raw,
+        extensions: [serverDeflate()],
+      });
+      const got: unknown[] = [];
+      const done = raw
+        ? pipeline(ws, new MessageAssembler({ extensions: ws.extensionObjects }), messageSink(got))
+        : pipeline(ws, messageSink(got));
+      peer.write(bytes());
+      await expect(within(done, 10_000, 'the pipeline')).rejects.toMatchObject({
+        code: ErrorCode.InvalidOpcode,
+      });
+      expect({ raw, got }).toEqual({ raw, got: ['hello'] });
+      expect(sentClose()).toBe(CloseCode.ProtocolError);
+    }
+  });
+
+  it('destroying the parser while it holds a fault back tears down at once', async () => {
+    const parser = new FrameParser({ role: 'server', highWaterMark: 1 });
+    parser.pipe(new MessageAssembler({ highWaterMark: 1 })); // nothing ever reads it
+    const errors: unknown[] = [];
+    parser.on('error', (err) => errors.push(err));
+    parser.write(masked(binary('a'), binary('b'), frame(3, 'x')));
+    await tick();
+    expect(errors).toEqual([]); // held back: the assembler has not taken every frame
+    const closed = new Promise((resolve) => parser.once('close', resolve));
+    parser.destroy();
+    await within(closed, 10_000, 'the close');
+    expect(errors).toEqual([]);
+  });
+
+  it('a consumer that never settles holds the fault back for a bounded time only', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const parser = new FrameParser({ role: 'server', highWaterMark: 1 });
+      const assembler = new MessageAssembler({ highWaterMark: 1 });
+      parser.pipe(assembler); // nothing ever reads the assembler
+      const failed = new Promise<unknown>((resolve) => parser.once('error', resolve));
+      parser.write(masked(binary('a'), binary('b'), binary('c'), frame(3, 'x')));
+      await tick();
+      let error: unknown;
+      void failed.then((err) => {
+        error = err;
+      });
+      await tick();
+      expect(error).toBeUndefined();
+      vi.advanceTimersByTime(CONSUMER_GRACE_MS);
+      expect(await failed).toMatchObject({ code: ErrorCode.InvalidOpcode });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
