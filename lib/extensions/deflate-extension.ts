@@ -501,6 +501,11 @@ export class DeflateExtension implements Extension {
     return new InflateCodec(this.#inflate, limits);
   }
 
+  /** Frees the deflater now (the connection sends no more); the inflater stays usable. */
+  disposeOutgoing(): void {
+    this.#deflate.dispose();
+  }
+
   /** Frees both zlib contexts now; a pass in flight ends with ConnectionClosedError. */
   dispose(): void {
     this.#deflate.dispose();

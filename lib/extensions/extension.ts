@@ -14,7 +14,9 @@ export interface OutgoingMessageInfo {
 
 /**
  * An extension negotiated on one connection: it claims RSV bits and transforms message
- * payloads. The connection calls `dispose()` exactly once when it ends, by any path.
+ * payloads. `dispose()` is called exactly once: when the connection ends, by any path, or,
+ * when a MessageAssembler still decodes the connection's raw frames with it, when that
+ * assembler ends (see extension-holds.ts).
  *
  * @see RFC 6455 §9 (extensions), RFC 7692 (permessage-deflate, built on this interface)
  */
@@ -38,6 +40,12 @@ export interface Extension {
   incoming(rsv: number, limits: IncomingLimits): MessageCodec | undefined;
   /** Frees what the extension holds (zlib contexts). */
   dispose(): void;
+  /**
+   * Optional: frees what the outgoing side holds, ahead of `dispose()`. Called when the
+   * connection ends while a MessageAssembler still decodes its raw frames with this
+   * extension; `dispose()` follows once the assembler is done with it.
+   */
+  disposeOutgoing?(): void;
 }
 
 /**

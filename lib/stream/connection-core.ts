@@ -7,6 +7,7 @@ import {
   observingConnections,
 } from '../diagnostics.js';
 import type { Extension } from '../extensions/extension.js';
+import { disposeExtension } from '../extensions/extension-holds.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { type CloseDecision, CloseHandshake } from '../protocol/close-handshake.js';
 import { encodeClosePayload, parseClosePayload } from '../protocol/close-payload.js';
@@ -24,6 +25,7 @@ import type { StreamCallback } from './callbacks.js';
 import { CloseDriver } from './close-driver.js';
 import * as hook from './connection-hooks.js';
 import type { MessageStreamOptions, ResolvedConnectionOptions } from './connection-options.js';
+import { type FaultSource, type FrameConsumer, HeldFault } from './fault-deferral.js';
 import { InboundProcessor } from './inbound-processor.js';
 import { MessageSender } from './message-sender.js';
 import { createMessageWritable } from './message-writable.js';
@@ -72,6 +74,8 @@ export class ConnectionCore
   closeCode: number = CloseCode.AbnormalClosure;
   closeReason = '';
   owner: hook.ConnectionOwner | undefined;
+  /** Our frame consumers piped from this (raw mode), and a fault held back for them. */
+  #fault: HeldFault | undefined;
   /** Message streams not yet ended, released if the connection goes first. */
   #turns: Set<StreamTurn> | undefined;
   [hook.keepaliveSeen] = 0;
@@ -174,8 +178,34 @@ export class ConnectionCore
     else this.transport.resume();
   }
 
+  /**
+   * Fails the connection for a fault found in what the peer sent. When our consumers are
+   * piped from it (a MessageAssembler on raw frames), the failure (Close and destroy) waits
+   * until they have processed the frames pushed before the fault, as the connection itself
+   * would have read no further while decoding them: see fault-deferral.ts.
+   */
   [hook.failConnection](err: Error): void {
+    const fault = this.#fault;
+    if (fault !== undefined && !this.#stream.destroyed) {
+      this.#flags |= INPUT_CLOSED;
+      this.#failure ??= err;
+      if (fault.hold(err, (held) => this.fail(held))) return;
+    }
     this.fail(err);
+  }
+
+  /** Registers a consumer of ours piped from the connection. */
+  addConsumer(consumer: FrameConsumer): void {
+    this.#fault ??= new HeldFault(this.#stream, this.#stream as unknown as FaultSource);
+    this.#fault.add(consumer);
+  }
+
+  removeConsumer(consumer: FrameConsumer): void {
+    this.#fault?.remove(consumer);
+  }
+
+  consumerProgress(): void {
+    this.#fault?.check();
   }
 
   [hook.handleControl](frame: Frame): void {
@@ -205,7 +235,7 @@ export class ConnectionCore
     this.closeCode = code;
     this.closeReason = reason;
     this.#flags |= INPUT_CLOSED;
-    this.#inbound?.stop(this.closedError('The peer closed in the middle of a message'));
+    this.#inbound?.stop('The peer closed in the middle of a message');
     this.#stream.push(null);
     const conditions = {
       outboundBusy: this.#outboundBusy,
@@ -389,8 +419,9 @@ export class ConnectionCore
     if (this.wasClean) {
       this.#finishCleanly();
     } else {
-      this.#inbound?.stop(this.#abnormalError());
-      if (!this.#stream.destroyed) this.fail(this.#abnormalError());
+      const err = this.#abnormalError();
+      this.#inbound?.stop(err);
+      if (!this.#stream.destroyed) this.fail(err);
     }
     if ((this.#flags & OBSERVED) !== 0) {
       observeClose(this, this.transport, {
@@ -413,11 +444,16 @@ export class ConnectionCore
     else if (!stream.writableEnded) stream.end();
   }
 
-  /** Frees what the extensions hold (zlib contexts), once, whichever way the connection ended. */
+  /**
+   * Frees what the extensions hold (zlib contexts), once, whichever way the connection
+   * ended. An extension that a MessageAssembler holds (raw mode: it decodes the frames
+   * this pushed, maybe after the transport closed) keeps its incoming side until that
+   * assembler ends (see extension-holds.ts).
+   */
   #disposeExtensions(): void {
     if ((this.#flags & EXTENSIONS_DISPOSED) !== 0) return;
     this.#flags |= EXTENSIONS_DISPOSED;
-    for (const extension of this.extensions) extension.dispose();
+    for (const extension of this.extensions) disposeExtension(extension);
   }
 
   /**
@@ -427,6 +463,8 @@ export class ConnectionCore
   fail(err: Error): void {
     this.#flags |= INPUT_CLOSED;
     this.#failure ??= err;
+    // A fault held back for our consumers goes when they settle (bounded), as the first error.
+    if (this.#fault?.pending === true) return;
     if (!this.#stream.destroyed) this.#stream.destroy(err);
   }
 
@@ -438,8 +476,9 @@ export class ConnectionCore
     if (err !== null && (this.#flags & OBSERVED) !== 0) observeError(this, err);
     const cause = err ?? this.#failure;
     this.#flags |= INPUT_CLOSED;
+    this.#fault?.cancel();
     this.options.sweep?.unwatch(this);
-    this.#inbound?.stop(cause ?? this.closedError('The connection was destroyed'));
+    this.#inbound?.stop(cause ?? 'The connection was destroyed');
     this.#disposeExtensions();
     for (const turn of this.#turns ?? []) turn.abandon();
     // A Close can go out only while the transport's sending side is open (an HTTP/2 stream

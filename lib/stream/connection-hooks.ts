@@ -64,6 +64,8 @@ export interface InboundHost {
   [handleControl](frame: Frame): void;
   [pauseTransport](paused: boolean): void;
   [failConnection](err: Error): void;
+  /** Makes the error a message stream cut by the close ends with (only when there is one). */
+  closedError(message: string): Error;
 }
 
 /** What a connection does with its transport's events. */

@@ -4,6 +4,14 @@ import { MessageFramer } from '../protocol/message-framer.js';
 import { rsvOf } from '../protocol/message-reader.js';
 import { Transform } from './bases.js';
 import type { StreamCallback } from './callbacks.js';
+import {
+  addConsumer,
+  consumerProgress,
+  type FaultSource,
+  type FrameConsumer,
+  HeldFault,
+  removeConsumer,
+} from './fault-deferral.js';
 
 /** Options of {@link FrameParser}. */
 export interface FrameParserOptions {
@@ -38,6 +46,11 @@ const EMPTY = Buffer.alloc(0);
  * The parser takes ownership of the chunks written to it: masked payloads are unmasked in
  * place and frames are views of those chunks.
  *
+ * Piped into a MessageAssembler or MessageStreamer, the parser holds a protocol error back
+ * until they have processed every frame it handed out (at most a few seconds), so that
+ * what the stages deliver before the error is what a connection delivers: see
+ * fault-deferral.ts. Other consumers see the error at once.
+ *
  * @example
  * ```ts
  * const parser = new FrameParser({ role: 'client' });
@@ -45,12 +58,14 @@ const EMPTY = Buffer.alloc(0);
  * parser.end(Buffer.from([0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f])); // text "Hello"
  * ```
  */
-export class FrameParser extends Transform {
+export class FrameParser extends Transform implements FaultSource {
   readonly #decoder: FrameDecoder;
   /** The streamed frame's framer and FIN, and the piece held back to learn which is last. */
   #framer: MessageFramer | undefined;
   #fin = false;
   #held: Buffer | undefined;
+  /** Our consumers, and a fault held back for them; made when the first one is piped. */
+  #fault: HeldFault | undefined;
 
   constructor(options: FrameParserOptions) {
     super({
@@ -75,10 +90,28 @@ export class FrameParser extends Transform {
       this.#decoder.push(chunk);
       this.#drain();
     } catch (err) {
-      callback(err as Error);
+      if (this.#fault?.hold(err as Error, callback) !== true) callback(err as Error);
       return;
     }
     callback();
+  }
+
+  override _destroy(err: Error | null, callback: (error: Error | null) => void): void {
+    this.#fault?.cancel();
+    callback(err);
+  }
+
+  [addConsumer](consumer: FrameConsumer): void {
+    this.#fault ??= new HeldFault(this, this);
+    this.#fault.add(consumer);
+  }
+
+  [removeConsumer](consumer: FrameConsumer): void {
+    this.#fault?.remove(consumer);
+  }
+
+  [consumerProgress](): void {
+    this.#fault?.check();
   }
 
   override _flush(callback: StreamCallback): void {

@@ -88,14 +88,19 @@ export class InboundProcessor implements MessageReaderHandler {
 
   /**
    * Stops all processing: after a Close (RFC 6455 §5.5.1: nothing after it counts) or a
-   * failure. A message stream in progress ends with `err`.
+   * failure. A message stream in progress ends with `cause`: the failure's error, or, for
+   * a close, a ConnectionClosedError with this message, made by the host only then (most
+   * closes find no message in progress, and an error's stack trace is not free).
    */
-  stop(err: Error): void {
+  stop(cause: Error | string): void {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#reader.stop();
-    this.#incoming?.destroy(err);
+    const incoming = this.#incoming;
     this.#incoming = undefined;
+    if (incoming !== undefined) {
+      incoming.destroy(typeof cause === 'string' ? this.#host.closedError(cause) : cause);
+    }
     // Keep reading (and ignoring) bytes, so that the peer's FIN is seen: a transport left
     // paused by a busy codec or a full reader would hold TCP open until closeTimeout.
     this.#readerFull = false;

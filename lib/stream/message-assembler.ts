@@ -1,4 +1,5 @@
 import type { Extension } from '../extensions/extension.js';
+import { holdExtensions, releaseExtensions } from '../extensions/extension-holds.js';
 import type { Frame } from '../protocol/frame.js';
 import { DEFAULTS } from '../protocol/limits.js';
 import type { IncomingLimits, MessageCodec } from '../protocol/message-codec.js';
@@ -6,6 +7,13 @@ import { invalidMessage } from '../protocol/message-payload.js';
 import { MessageReader, type MessageReaderHandler } from '../protocol/message-reader.js';
 import { Transform } from './bases.js';
 import type { StreamCallback } from './callbacks.js';
+import {
+  acceptFaultSources,
+  awaitingSource,
+  type FaultSource,
+  type FrameConsumer,
+  settled,
+} from './fault-deferral.js';
 
 /** A whole message: a `string` for text, a `Buffer` for binary. @see RFC 6455 §5.6 */
 export type Message = string | Buffer;
@@ -35,6 +43,9 @@ export const DEFAULT_MAX_MESSAGE_SIZE = DEFAULTS.maxReceivedMessageSize;
  * text at the first bad byte (1007), the size limit before the bytes are kept (1009), and
  * decompression through the given extensions.
  *
+ * Piped from a FrameParser or a raw-mode connection, it registers with it, so that a
+ * protocol error found upstream waits for the messages before it (see fault-deferral.ts).
+ *
  * Control frames are passed on, in place, as the {@link Frame} objects they are: a control
  * frame that arrives between two fragments comes out before the message it interrupted.
  * Downstream code that only wants messages can skip objects that are not strings or
@@ -45,14 +56,22 @@ export const DEFAULT_MAX_MESSAGE_SIZE = DEFAULTS.maxReceivedMessageSize;
  * await pipeline(socket, new FrameParser({ role: 'server' }), new MessageAssembler(), sink);
  * ```
  */
-export class MessageAssembler extends Transform {
+export class MessageAssembler extends Transform implements FrameConsumer {
   readonly #reader: MessageReader;
+  /** The extensions decoded with, held until the assembler ends (see extension-holds.ts). */
+  #held: readonly Extension[] | undefined;
   #waiting: StreamCallback | undefined;
+  /** A FrameParser or raw connection holding a fault back until our writes settle. */
+  [awaitingSource]: FaultSource | undefined = undefined;
 
   constructor(options: MessageAssemblerOptions = {}) {
     const hwm = options.highWaterMark ?? 16;
     super({ objectMode: true, readableHighWaterMark: hwm, writableHighWaterMark: hwm });
     const extensions = options.extensions ?? [];
+    if (extensions.length > 0) {
+      this.#held = extensions;
+      holdExtensions(extensions);
+    }
     const handler: MessageReaderHandler = {
       control: (frame) => this.push(frame),
       message: (data) => this.push(data),
@@ -64,6 +83,7 @@ export class MessageAssembler extends Transform {
         const callback = this.#waiting;
         this.#waiting = undefined;
         callback?.(err);
+        settled(this);
       },
     };
     this.#reader = new MessageReader(handler, {
@@ -72,6 +92,7 @@ export class MessageAssembler extends Transform {
       codecFor:
         extensions.length === 0 ? undefined : (rsv, limits) => codecOf(extensions, rsv, limits),
     });
+    acceptFaultSources(this);
   }
 
   override _transform(frame: Frame, _encoding: BufferEncoding, callback: StreamCallback): void {
@@ -87,21 +108,41 @@ export class MessageAssembler extends Transform {
       return;
     }
     // While an extension decodes, the next frame waits: the order is the stream's.
-    if (this.#reader.busy) this.#waiting = callback;
-    else callback();
+    if (this.#reader.busy) {
+      this.#waiting = callback;
+    } else {
+      callback();
+      settled(this);
+    }
+  }
+
+  override _read(size: number): void {
+    // A write held while the readable side was full goes on now.
+    super._read(size);
+    settled(this);
   }
 
   override _flush(callback: StreamCallback): void {
     // A message cut off by the end of the frame stream is dropped: the transport ended
     // early (1006), which is not the assembler's to report.
     this.#reader.stop();
+    this.#release();
     callback();
   }
 
   override _destroy(err: Error | null, callback: (error: Error | null) => void): void {
     this.#reader.stop();
     this.#waiting = undefined;
+    this.#release();
     callback(err);
+    settled(this);
+  }
+
+  /** Lets go of the extensions: the last holder of a closed connection's disposes them. */
+  #release(): void {
+    const held = this.#held;
+    this.#held = undefined;
+    if (held !== undefined) releaseExtensions(held);
   }
 }
 

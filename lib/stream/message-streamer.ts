@@ -3,6 +3,13 @@ import { invalidMessage } from '../protocol/message-payload.js';
 import { MessageReader } from '../protocol/message-reader.js';
 import { Transform } from './bases.js';
 import type { StreamCallback } from './callbacks.js';
+import {
+  acceptFaultSources,
+  awaitingSource,
+  type FaultSource,
+  type FrameConsumer,
+  settled,
+} from './fault-deferral.js';
 import { IncomingMessageStream } from './incoming-message-stream.js';
 
 /** Options of {@link MessageStreamer}. */
@@ -32,12 +39,14 @@ export interface MessageStreamerOptions {
  * });
  * ```
  */
-export class MessageStreamer extends Transform {
+export class MessageStreamer extends Transform implements FrameConsumer {
   readonly #reader: MessageReader;
   readonly #messageHighWaterMark: number;
   #current: IncomingMessageStream | undefined;
   #full = false;
   #waiting: StreamCallback | undefined;
+  /** A FrameParser or raw connection holding a fault back until our writes settle. */
+  [awaitingSource]: FaultSource | undefined = undefined;
 
   constructor(options: MessageStreamerOptions = {}) {
     super({ objectMode: true, readableHighWaterMark: 16, writableHighWaterMark: 16 });
@@ -62,6 +71,7 @@ export class MessageStreamer extends Transform {
       },
       { mode: 'streams', maxMessageSize: options.maxMessageSize },
     );
+    acceptFaultSources(this);
   }
 
   override _transform(frame: Frame, _encoding: BufferEncoding, callback: StreamCallback): void {
@@ -80,6 +90,7 @@ export class MessageStreamer extends Transform {
     }
     if (!this.#full) {
       callback();
+      settled(this);
       return;
     }
     this.#full = false;
@@ -99,6 +110,13 @@ export class MessageStreamer extends Transform {
     this.#current = undefined;
     this.#waiting = undefined;
     callback(err);
+    settled(this);
+  }
+
+  override _read(size: number): void {
+    // A write held while the readable side was full goes on now.
+    super._read(size);
+    settled(this);
   }
 
   #start(binary: boolean): void {
@@ -120,6 +138,7 @@ export class MessageStreamer extends Transform {
     const callback = this.#waiting;
     this.#waiting = undefined;
     callback?.();
+    settled(this);
   }
 }
 

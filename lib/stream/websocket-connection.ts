@@ -22,6 +22,13 @@ import {
   resolveConnectionInit,
   type SendOptions,
 } from './connection-options.js';
+import {
+  addConsumer,
+  consumerProgress,
+  type FaultSource,
+  type FrameConsumer,
+  removeConsumer,
+} from './fault-deferral.js';
 import { checkRawFrame } from './message-sender.js';
 import { tagged } from './outbound-entry.js';
 import { startSelfEcho, stopSelfEcho } from './self-echo.js';
@@ -130,7 +137,10 @@ export interface WebSocketConnection<In extends Incoming = Message> {
  * ```
  */
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface above declares what compat/ and the prototype add.
-export class WebSocketConnection<In extends Incoming = Message> extends Duplex {
+export class WebSocketConnection<In extends Incoming = Message>
+  extends Duplex
+  implements FaultSource
+{
   static readonly CONNECTING = 0;
   static readonly OPEN = 1;
   static readonly CLOSING = 2;
@@ -208,7 +218,9 @@ export class WebSocketConnection<In extends Incoming = Message> extends Duplex {
   /**
    * The extensions themselves, for a MessageAssembler that assembles this connection's raw
    * frames (`new MessageAssembler({ extensions: ws.extensionObjects })`): in raw mode the
-   * connection does not decode messages, so their incoming side is free for it.
+   * connection does not decode messages, so their incoming side is free for it. The
+   * assembler holds them: their incoming side outlives the connection's close until the
+   * assembler ends or is destroyed, which frees it.
    */
   get extensionObjects(): readonly Extension[] {
     return this.#core.extensions;
@@ -390,6 +402,20 @@ export class WebSocketConnection<In extends Incoming = Message> extends Duplex {
   /** Closes at once (WebSocket-Node's drop(), installed by compat/). */
   [hook.dropNow](code: number | undefined, reason: string): void {
     this.#core.dropNow(code, reason);
+  }
+
+  // A MessageAssembler piped from a raw-mode connection (see fault-deferral.ts).
+
+  [addConsumer](consumer: FrameConsumer): void {
+    this.#core.addConsumer(consumer);
+  }
+
+  [removeConsumer](consumer: FrameConsumer): void {
+    this.#core.removeConsumer(consumer);
+  }
+
+  [consumerProgress](): void {
+    this.#core.consumerProgress();
   }
 
   /** Lets a server learn, without a listener, when the connection is gone. */

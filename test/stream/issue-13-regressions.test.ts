@@ -15,17 +15,21 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { setImmediate as tick } from 'node:timers/promises';
 import zlib from 'node:zlib';
-import { Writable } from 'readable-stream';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { Readable, Writable } from 'readable-stream';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import type { Extension } from '../../lib/extensions/extension.js';
 import { PerMessageDeflate } from '../../lib/extensions/permessage-deflate.js';
 import { CloseCode } from '../../lib/protocol/close-codes.js';
 import { ErrorCode } from '../../lib/protocol/errors.js';
 import type { Frame } from '../../lib/protocol/frame.js';
-import { Opcode } from '../../lib/protocol/opcodes.js';
+import { Opcode, Rsv } from '../../lib/protocol/opcodes.js';
+import { ConnectionCore } from '../../lib/stream/connection-core.js';
 import type { Incoming } from '../../lib/stream/connection-events.js';
 import type { ConnectionOptions } from '../../lib/stream/connection-options.js';
+import { CONSUMER_GRACE_MS } from '../../lib/stream/fault-deferral.js';
+import { FrameParser } from '../../lib/stream/frame-parser.js';
 import { IncomingMessageStream } from '../../lib/stream/incoming-message-stream.js';
 import { MessageAssembler } from '../../lib/stream/message-assembler.js';
 import { WebSocketConnection } from '../../lib/stream/websocket-connection.js';
@@ -442,4 +446,187 @@ describe('4. UTF-8 fails fast inside one small text frame sent in chops (Autobah
       });
     }
   }
+});
+
+// ---------------------------------------------------------------------------------------
+
+describe('5. a normal close builds no ConnectionClosedError it does not need', () => {
+  it('a clean close (the peer closes, we answer) makes none', async () => {
+    const spy = vi.spyOn(ConnectionCore.prototype, 'closedError');
+    try {
+      const { ws, peer } = serverWithPeer();
+      ws.resume();
+      const closed = closeOf(ws);
+      peer.write(masked(binary('hi'), frame(Opcode.Close, Buffer.from([0x03, 0xe8]))));
+      peer.on('data', () => peer.end());
+      expect(await within(closed, 10_000, 'the close')).toEqual([1000, '']);
+      expect(spy).not.toHaveBeenCalled();
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('a Close in the middle of a streamed message still ends that message with one', async () => {
+    const { ws, peer } = serverWithPeer({ messageStreams: true });
+    const failed = new Promise<Error>((resolve) =>
+      ws.once('data', (m) => (m as IncomingMessageStream).once('error', resolve).resume()),
+    );
+    peer.write(masked(binary('ab', false), frame(Opcode.Close, Buffer.from([0x03, 0xe8]))));
+    const err = await within(failed, 10_000, 'the message stream error');
+    expect(err).toMatchObject({ code: ErrorCode.ConnectionClosed });
+    expect(err.message).toContain('The peer closed in the middle of a message');
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+
+/** A permessage-deflate payload as a peer sends it: sync-flushed, the trailer taken off. */
+function deflated(payload: string): Buffer {
+  const out = zlib.deflateRawSync(Buffer.from(payload), {
+    finishFlush: zlib.constants.Z_SYNC_FLUSH,
+  });
+  return out.subarray(0, out.length - 4);
+}
+
+/** A sink that records the messages (strings and Buffers) written to it. */
+function messageSink(into: unknown[]): Writable {
+  return new Writable({
+    objectMode: true,
+    write(m: unknown, _encoding, callback) {
+      if (typeof m === 'string' || Buffer.isBuffer(m)) into.push(m);
+      callback();
+    },
+  });
+}
+
+describe('6. compressed raw mode: the assembler decodes after the connection closed', () => {
+  it('a compressed message and a Close in one chunk: the message, then a clean end', async () => {
+    const extension = serverDeflate();
+    const calls: string[] = [];
+    const dispose = extension.dispose.bind(extension);
+    const disposeOutgoing = extension.disposeOutgoing?.bind(extension);
+    extension.dispose = () => {
+      calls.push('dispose');
+      dispose();
+    };
+    extension.disposeOutgoing = () => {
+      calls.push('disposeOutgoing');
+      disposeOutgoing?.();
+    };
+    const { ws, peer } = serverWithPeer({ assembleFragments: false, extensions: [extension] });
+    peer.on('data', () => peer.end()); // our answer to the Close: the peer closes TCP
+    const got: unknown[] = [];
+    const done = pipeline(
+      ws,
+      new MessageAssembler({ extensions: ws.extensionObjects }),
+      messageSink(got),
+    );
+    peer.write(
+      masked(
+        { ...frame(Opcode.Text, deflated('hello')), rsv1: true },
+        frame(Opcode.Close, Buffer.from([0x03, 0xe8])),
+      ),
+    );
+    await within(done, 10_000, 'the pipeline');
+    expect(got).toEqual(['hello']);
+    expect(ws.wasClean).toBe(true);
+    // The deflater went at the close; the inflater, once, when the assembler ended.
+    expect(calls).toEqual(['disposeOutgoing', 'dispose']);
+  });
+
+  it('without an assembler, the connection disposes its extensions at its close', async () => {
+    const extension = serverDeflate();
+    let disposed = 0;
+    const dispose = extension.dispose.bind(extension);
+    extension.dispose = () => {
+      disposed++;
+      dispose();
+    };
+    const { ws, peer } = serverWithPeer({ assembleFragments: false, extensions: [extension] });
+    ws.resume();
+    peer.on('data', () => peer.end());
+    const closed = closeOf(ws);
+    peer.write(masked(frame(Opcode.Close, Buffer.from([0x03, 0xe8]))));
+    await within(closed, 10_000, 'the close');
+    expect(disposed).toBe(1);
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+
+describe('7. a fault found ahead while the assembler inflates: the messages before it, then the error', () => {
+  /** A compressed "hello" then a frame with the reserved opcode 3, in one chunk. */
+  const bytes = () =>
+    masked({ ...frame(Opcode.Text, deflated('hello')), rsv1: true }, frame(3, 'x'));
+
+  it('FrameParser -> MessageAssembler', async () => {
+    const extension = serverDeflate();
+    const got: unknown[] = [];
+    const done = pipeline(
+      Readable.from([bytes()], { objectMode: false }),
+      new FrameParser({ role: 'server', allowedRsv: Rsv.Rsv1 }),
+      new MessageAssembler({ extensions: [extension] }),
+      messageSink(got),
+    );
+    await expect(within(done, 10_000, 'the pipeline')).rejects.toMatchObject({
+      code: ErrorCode.InvalidOpcode,
+    });
+    expect(got).toEqual(['hello']);
+    extension.dispose();
+  });
+
+  it('a raw connection -> MessageAssembler, as a connection that decodes', async () => {
+    for (const raw of [false, true]) {
+      const { ws, peer, sentClose } = serverWithPeer({
+        assembleFragments: !raw,
+        extensions: [serverDeflate()],
+      });
+      const got: unknown[] = [];
+      const done = raw
+        ? pipeline(ws, new MessageAssembler({ extensions: ws.extensionObjects }), messageSink(got))
+        : pipeline(ws, messageSink(got));
+      peer.write(bytes());
+      await expect(within(done, 10_000, 'the pipeline')).rejects.toMatchObject({
+        code: ErrorCode.InvalidOpcode,
+      });
+      expect({ raw, got }).toEqual({ raw, got: ['hello'] });
+      expect(sentClose()).toBe(CloseCode.ProtocolError);
+    }
+  });
+
+  it('destroying the parser while it holds a fault back tears down at once', async () => {
+    const parser = new FrameParser({ role: 'server', highWaterMark: 1 });
+    parser.pipe(new MessageAssembler({ highWaterMark: 1 })); // nothing ever reads it
+    const errors: unknown[] = [];
+    parser.on('error', (err) => errors.push(err));
+    parser.write(masked(binary('a'), binary('b'), frame(3, 'x')));
+    await tick();
+    expect(errors).toEqual([]); // held back: the assembler has not taken every frame
+    const closed = new Promise((resolve) => parser.once('close', resolve));
+    parser.destroy();
+    await within(closed, 10_000, 'the close');
+    expect(errors).toEqual([]);
+  });
+
+  it('a consumer that never settles holds the fault back for a bounded time only', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const parser = new FrameParser({ role: 'server', highWaterMark: 1 });
+      const assembler = new MessageAssembler({ highWaterMark: 1 });
+      parser.pipe(assembler); // nothing ever reads the assembler
+      const failed = new Promise<unknown>((resolve) => parser.once('error', resolve));
+      parser.write(masked(binary('a'), binary('b'), binary('c'), frame(3, 'x')));
+      await tick();
+      let error: unknown;
+      void failed.then((err) => {
+        error = err;
+      });
+      await tick();
+      expect(error).toBeUndefined();
+      vi.advanceTimersByTime(CONSUMER_GRACE_MS);
+      expect(await failed).toMatchObject({ code: ErrorCode.InvalidOpcode });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });

@@ -23,13 +23,10 @@
  * control frames as events, so for D and E the order of messages and the order of control
  * frames are compared each on its own (C keeps them interleaved in place).
  *
- * Two known differences are not asserted, and are reported: compressed cases do not run E
- * (the connection disposes its extensions when the transport closes, while the assembler
- * still inflates with them: the messages are lost and the pipeline fails with
- * ERR_WS_CONNECTION_CLOSED), and when a compressed case has a fault, A may give fewer of
- * the messages before it than C and D (a fault the FrameParser finds while the assembler
- * still inflates tears the pipeline down; the connection reads nothing further while it
- * inflates): A must then give a prefix of them, and the same error.
+ * Compressed cases run every path but B, raw mode included (E: the assembler holds the
+ * connection's extensions past its close), and a fault found ahead by the FrameParser or
+ * the raw connection waits for the assembler's inflation (fault-deferral.ts): no exception
+ * is made, every path must give exactly the expected output and error.
  *
  * Each case has its own seed: PROPERTY_SEED (the base, default random) plus the case index.
  * A failure prints the case's seed; reproduce it alone with
@@ -779,25 +776,14 @@ async function runCase(seed: number, stats: Stats): Promise<void> {
     s.compressed ? undefined : runStages(s, chunksOf(bytes, s.maxChunk, random), true),
     runConnection(s, chunksOf(bytes, s.maxChunk, random), 'messages'),
     runConnection(s, chunksOf(bytes, s.maxChunk, random), 'streams'),
-    s.compressed ? undefined : runConnection(s, chunksOf(bytes, s.maxChunk, random), 'frames'),
+    runConnection(s, chunksOf(bytes, s.maxChunk, random), 'frames'),
   ]);
 
   // A, C: every message and control frame, in place; the same error, the same close code.
-  if (s.compressed && s.fault !== undefined) {
-    // Known divergence (reported, not asserted here): a fault the FrameParser finds while
-    // the assembler still inflates earlier messages tears the pipeline down, and those
-    // messages are lost; the connection reads no further while it inflates, so C and D
-    // deliver them. What A gives is still the expected start, and the same error.
-    expect(a.error, 'A: FrameParser -> MessageAssembler (error)').toEqual(expectedError);
-    expect(a.out, 'A: FrameParser -> MessageAssembler (a prefix)').toEqual(
-      s.messages.slice(0, a.out.length),
-    );
-  } else {
-    expect(a, 'A: FrameParser -> MessageAssembler').toEqual({
-      out: s.messages,
-      error: expectedError,
-    });
-  }
+  expect(a, 'A: FrameParser -> MessageAssembler').toEqual({
+    out: s.messages,
+    error: expectedError,
+  });
   expect({ out: c.out, error: c.error }, 'C: connection').toEqual({
     out: s.messages,
     error: expectedError,
@@ -813,22 +799,17 @@ async function runCase(seed: number, stats: Stats): Promise<void> {
     out: [...s.streams.filter((o) => !('ping' in o) && !('pong' in o)), ...controlsOnly],
     error: expectedError,
   });
-  // E: the raw connection's frames assembled later give the same messages; its control
-  // frames are the connection's events, in their own order. (Compressed raw mode is not
-  // run: the connection disposes its extensions when the transport closes, while the
-  // assembler still inflates with them; reported.)
-  if (e !== undefined) {
-    expect({ out: e.out, error: e.error }, 'E: raw connection -> MessageAssembler').toEqual({
-      out: [...messagesOnly, ...controlsOnly],
-      error: expectedError,
-    });
-  }
+  // E: the raw connection's frames assembled later give the same messages (compressed
+  // ones too); its control frames are the connection's events, in their own order.
+  expect({ out: e.out, error: e.error }, 'E: raw connection -> MessageAssembler').toEqual({
+    out: [...messagesOnly, ...controlsOnly],
+    error: expectedError,
+  });
   for (const [name, r] of [
     ['C', c],
     ['D', d],
     ['E', e],
   ] as const) {
-    if (r === undefined) continue;
     // One 'error' for a fault (E's may be the pipeline's, emitted on the connection too),
     // none for a clean case, which ends with both Close frames exchanged.
     expect(r.errors, `${name}: 'error' events`).toBe(s.fault === undefined ? 0 : 1);

@@ -412,6 +412,7 @@ export function fuzzInboundProcessor(seed: number, count: number): AssemblerFuzz
           [failConnection]: (err) => {
             failure ??= err;
           },
+          closedError: (message) => new Error(message),
         },
         {
           role: 'server',
