@@ -5,6 +5,7 @@ import type {
   IncomingHttpStatusHeader,
   SecureClientSessionOptions,
 } from 'node:http2';
+import { channels, type HandshakeEndMessage } from '../diagnostics.js';
 import type { Extension, ExtensionFactory } from '../extensions/extension.js';
 import {
   acceptExtensions,
@@ -156,6 +157,8 @@ class Http2ClientHandshake {
   readonly #resolve: (connection: WebSocketConnection) => void;
   readonly #reject: (err: unknown) => void;
   readonly #target: ClientTarget;
+  /** When the handshake's request went out, once it has (for diagnostics_channel). */
+  #startedAt: number | undefined;
   readonly #protocols: string[];
   readonly #connectionOptions: ResolvedConnectionOptions;
   readonly #extensions: readonly ExtensionFactory[];
@@ -306,6 +309,7 @@ class Http2ClientHandshake {
       return;
     }
     this.#stream = stream;
+    this.#publishStart();
     stream.on('error', ignoreError);
     stream.once('response', (headers) => this.#onResponse(stream, headers));
     stream.once('close', this.#onEarlyClose);
@@ -358,6 +362,12 @@ class Http2ClientHandshake {
       extensions,
     });
     stream.removeListener('error', ignoreError);
+    this.#publishEnd(
+      Number(headers[':status']),
+      undefined,
+      protocol ?? '',
+      extensions.map((extension) => extension.name),
+    );
     const failure = connection.closeError;
     if (failure !== undefined && connection.destroyed) {
       this.#reject(failure);
@@ -403,9 +413,43 @@ class Http2ClientHandshake {
     this.#lease = undefined;
   }
 
+  /** Tells diagnostics_channel subscribers that the request goes out (once; not for a fallback). */
+  #publishStart(): void {
+    if (this.#startedAt !== undefined) return;
+    this.#startedAt = Date.now();
+    if (channels.handshakeStart.hasSubscribers) {
+      channels.handshakeStart.publish({ role: 'client', url: this.#target.href, proxy: undefined });
+    }
+  }
+
+  /** Tells diagnostics_channel subscribers how the handshake over HTTP/2 ended (200 when accepted). */
+  #publishEnd(
+    status: number,
+    error: Error | undefined,
+    protocol: string | undefined,
+    extensions: string[],
+  ): void {
+    if (!channels.handshakeEnd.hasSubscribers) return;
+    channels.handshakeEnd.publish({
+      role: 'client',
+      url: this.#target.href,
+      status,
+      protocol,
+      extensions,
+      error,
+      remoteAddress: undefined,
+      durationMs: Date.now() - (this.#startedAt ?? Date.now()),
+    } satisfies HandshakeEndMessage);
+  }
+
   #fail(err: unknown): void {
     if (this.#settled) return;
     this.#settled = true;
+    if (channels.handshakeEnd.hasSubscribers) {
+      this.#publishStart();
+      const status = err instanceof HandshakeError ? err.status : 0;
+      this.#publishEnd(status, err instanceof Error ? err : new Error(String(err)), undefined, []);
+    }
     this.#cleanUp();
     const stream = this.#stream;
     if (stream !== undefined) cancelStream(stream);

@@ -428,21 +428,38 @@ describe('options', () => {
 });
 
 describe('diagnostics_channel over HTTP/2', () => {
-  it("publishes the server's handshake ends: 200 with what was agreed, a refusal's status", async () => {
+  it("publishes both sides' handshake ends: 200 with what was agreed, a refusal's status", async () => {
     const f = await start({ wss: { path: '/chat', protocols: ['v1'] } });
     f.wss!.on('request', (request) =>
       request.resource.startsWith('/chat?no') ? request.reject(401) : request.accept('v1'),
     );
     const ends: HandshakeEndMessage[] = [];
+    const starts: unknown[] = [];
     const record = (message: unknown) => ends.push(message as HandshakeEndMessage);
+    const recordStart = (message: unknown) => starts.push(message);
     diagnosticsChannel.subscribe(DiagnosticsChannel.HandshakeEnd, record);
+    diagnosticsChannel.subscribe(DiagnosticsChannel.HandshakeStart, recordStart);
     try {
       clients.push(await open(f, '/chat', { protocols: ['v1'] }));
       await open(f, '/chat?no').catch(() => undefined);
       await open(f, '/elsewhere').catch(() => undefined);
     } finally {
       diagnosticsChannel.unsubscribe(DiagnosticsChannel.HandshakeEnd, record);
+      diagnosticsChannel.unsubscribe(DiagnosticsChannel.HandshakeStart, recordStart);
     }
+    const client = ends.filter((end) => end.role === 'client');
+    expect(client.map((end) => [end.url, end.status, end.protocol, end.error?.name])).toEqual([
+      [f.url('/chat'), 200, 'v1', undefined],
+      [f.url('/chat?no'), 401, undefined, 'HandshakeError'],
+      [f.url('/elsewhere'), 404, undefined, 'HandshakeError'],
+    ]);
+    expect(starts).toEqual(
+      ['/chat', '/chat?no', '/elsewhere'].map((path) => ({
+        role: 'client',
+        url: f.url(path),
+        proxy: undefined,
+      })),
+    );
     const server = ends.filter((end) => end.role === 'server');
     expect(server.map((end) => [end.url, end.status, end.protocol])).toEqual([
       ['/chat', 200, 'v1'],
