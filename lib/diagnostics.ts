@@ -141,6 +141,31 @@ export interface ObservedConnection {
   readonly sent: { messages: number; controlFrames: number };
 }
 
+/**
+ * Publishes how a client's opening handshake ended (over HTTP/1.1 or HTTP/2): the status
+ * (101, 200 over HTTP/2, a refusal's, 0 when no answer came), what was agreed, and the time
+ * since `startedAt`. Call it only when `channels.handshakeEnd.hasSubscribers`.
+ */
+export function publishClientHandshakeEnd(
+  url: string,
+  startedAt: number,
+  status: number,
+  error: Error | undefined,
+  protocol: string | undefined,
+  extensions: string[],
+): void {
+  channels.handshakeEnd.publish({
+    role: 'client',
+    url,
+    status,
+    protocol,
+    extensions,
+    error,
+    remoteAddress: undefined,
+    durationMs: Date.now() - startedAt,
+  } satisfies HandshakeEndMessage);
+}
+
 const observed = new WeakMap<object, ObservedConnection>();
 
 /**

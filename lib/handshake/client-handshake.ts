@@ -7,7 +7,7 @@ import https from 'node:https';
 import { isIP } from 'node:net';
 import type { Duplex as NodeDuplex } from 'node:stream';
 import tls from 'node:tls';
-import { channels, type HandshakeEndMessage, type HandshakeStartMessage } from '../diagnostics.js';
+import { channels, type HandshakeStartMessage, publishClientHandshakeEnd } from '../diagnostics.js';
 import type { Extension, ExtensionFactory } from '../extensions/extension.js';
 import {
   acceptExtensions,
@@ -443,16 +443,14 @@ class ClientHandshake {
     protocol: string | undefined,
     extensions: string[],
   ): void {
-    channels.handshakeEnd.publish({
-      role: 'client',
-      url: this.#target.href,
+    publishClientHandshakeEnd(
+      this.#target.href,
+      this.#started,
       status,
+      error,
       protocol,
       extensions,
-      error,
-      remoteAddress: undefined,
-      durationMs: Date.now() - this.#started,
-    } satisfies HandshakeEndMessage);
+    );
   }
 }
 

@@ -5,7 +5,7 @@ import type {
   IncomingHttpStatusHeader,
   SecureClientSessionOptions,
 } from 'node:http2';
-import { channels, type HandshakeEndMessage } from '../diagnostics.js';
+import { channels, publishClientHandshakeEnd } from '../diagnostics.js';
 import type { Extension, ExtensionFactory } from '../extensions/extension.js';
 import {
   acceptExtensions,
@@ -430,16 +430,8 @@ class Http2ClientHandshake {
     extensions: string[],
   ): void {
     if (!channels.handshakeEnd.hasSubscribers) return;
-    channels.handshakeEnd.publish({
-      role: 'client',
-      url: this.#target.href,
-      status,
-      protocol,
-      extensions,
-      error,
-      remoteAddress: undefined,
-      durationMs: Date.now() - (this.#startedAt ?? Date.now()),
-    } satisfies HandshakeEndMessage);
+    const startedAt = this.#startedAt ?? Date.now();
+    publishClientHandshakeEnd(this.#target.href, startedAt, status, error, protocol, extensions);
   }
 
   #fail(err: unknown): void {
