@@ -59,10 +59,17 @@ export const EVENT_LOG_SCRIPT = String.raw`async (env) => {
       });
     }
   });
+  // Chromium delays a new WebSocket by 1-5 s after many failed ones from the page (its
+  // WebSocketPerProcessThrottler; ws-arguments fails about twenty on purpose), so every wait
+  // that includes an opening handshake allows well beyond that. Resolves to whether it settled.
+  const WAIT_MS = 15000;
   const timeout = (promise, ms, what) => {
     let done = false;
     promise.then(() => { done = true; });
-    return Promise.race([promise, sleep(ms).then(() => { if (!done) line('TIMEOUT ' + what); })]);
+    return Promise.race([promise, sleep(ms)]).then(() => {
+      if (!done) line('TIMEOUT ' + what);
+      return done;
+    });
   };
 
   if (sections.includes('ws-attributes')) {
@@ -85,7 +92,7 @@ export const EVENT_LOG_SCRIPT = String.raw`async (env) => {
     ws.onopen = null;
     ws.close();
     line('attributes: readyState after close() while CONNECTING ' + ws.readyState);
-    await timeout(closed, 5000, 'attributes close');
+    await timeout(closed, WAIT_MS, 'attributes close');
   }
 
   if (sections.includes('ws-arguments')) {
@@ -107,7 +114,7 @@ export const EVENT_LOG_SCRIPT = String.raw`async (env) => {
     const ws = new WebSocket(base + '/echo', ['echo-protocol']);
     const closed = record(ws, 'echo');
     line('echo: readyState after construction ' + ws.readyState);
-    await timeout(new Promise((resolve) => ws.addEventListener('open', resolve)), 5000, 'echo open');
+    if (!(await timeout(new Promise((resolve) => ws.addEventListener('open', resolve)), WAIT_MS, 'echo open'))) return log;
     const inbox = [];
     ws.addEventListener('message', (e) => inbox.push(e.data));
     const next = async () => {
@@ -139,14 +146,14 @@ export const EVENT_LOG_SCRIPT = String.raw`async (env) => {
     ws.send('after close');
     line('echo: bufferedAmount after a send while CLOSING ' + ws.bufferedAmount);
     line('echo: close() again ' + attempt(() => ws.close(4001)));
-    await timeout(closed, 5000, 'echo close');
+    await timeout(closed, WAIT_MS, 'echo close');
     ws.send(new Uint8Array(5));
     line('echo: bufferedAmount after a send while CLOSED ' + ws.bufferedAmount + ' readyState=' + ws.readyState);
   }
 
   if (sections.includes('ws-server-close')) {
     const ws = new WebSocket(base + '/greet-and-close');
-    await timeout(record(ws, 'server-close'), 5000, 'server-close close');
+    await timeout(record(ws, 'server-close'), WAIT_MS, 'server-close close');
   }
 
   if (sections.includes('ws-after-close')) {
@@ -157,7 +164,7 @@ export const EVENT_LOG_SCRIPT = String.raw`async (env) => {
       ws.send('b');
       ws.close(1000);
     };
-    await timeout(closed, 5000, 'after-close close');
+    await timeout(closed, WAIT_MS, 'after-close close');
   }
 
   if (sections.includes('ws-failures')) {
@@ -170,17 +177,17 @@ export const EVENT_LOG_SCRIPT = String.raw`async (env) => {
     ];
     for (const [tag, path, protocols] of cases) {
       const ws = new WebSocket(base + path, protocols);
-      await timeout(record(ws, tag), 8000, tag + ' close');
+      await timeout(record(ws, tag), WAIT_MS, tag + ' close');
     }
     const early = new WebSocket(base + '/echo');
     const earlyClosed = record(early, 'close-while-connecting');
     early.close(4000, 'never mind');
     line('close-while-connecting: readyState ' + early.readyState);
-    await timeout(earlyClosed, 5000, 'close-while-connecting close');
+    await timeout(earlyClosed, WAIT_MS, 'close-while-connecting close');
     const bare = new WebSocket(base + '/echo');
     const bareClosed = record(bare, 'close-without-code');
     bare.onopen = () => bare.close();
-    await timeout(bareClosed, 5000, 'close-without-code close');
+    await timeout(bareClosed, WAIT_MS, 'close-without-code close');
   }
 
   if (sections.includes('wss-echo')) {
