@@ -145,7 +145,7 @@ export class ConnectionCore
 
   // ---------------------------------------------------------------- inbound
 
-  /** Handles a read: every frame in it is decoded, and every answer leaves in one write. */
+  /** Handles a read: every frame in it is decoded, and the answers leave together. */
   #onBytes(chunk: Buffer): void {
     this.options.sweep?.alive(this);
     if ((this.#flags & INPUT_CLOSED) !== 0) return;

@@ -12,6 +12,14 @@ import { outboundReleased, type WriterOwner } from './connection-hooks.js';
  * several masked 16 KiB fragments back to back.
  */
 const SLAB_SIZE = 120 * 1024;
+/**
+ * A batch that reaches this size leaves at once instead of at the end of the read or tick,
+ * so that the peer works on its first part while we produce the rest: two processes echoing
+ * to each other then overlap rather than take turns (a whole window in one write leaves each
+ * idle while the other works). Half of the 64 KiB a socket read returns: one read's answers
+ * leave in about two writes, still one syscall for hundreds of small frames.
+ */
+export const FLUSH_AT = 32 * 1024;
 /** Unmasked payloads up to this size are copied next to their header: one part, not two. */
 const COPY_UNMASKED_BELOW = 1024;
 /** Masked payloads up to this size are masked straight into the slab (a copy is needed anyway). */
@@ -44,14 +52,14 @@ function flushOnNextTick(writer: FrameWriter): void {
 }
 
 /**
- * Writes frames to a connection's transport, in batches: every frame produced while the
- * connection handles one read, or in one tick, goes into one batch, and a batch leaves in
- * one transport write (a writev when it has several parts), so that many small messages
- * cost one syscall. Small frames (header and payload) are written into a shared slab, masked
- * on the way on the client side (one pass), so that consecutive frames are one buffer; large
- * unmasked payloads are never copied. Data writes call back once the transport has room
- * (under `budget` bytes queued); control frames are slotted in at once; pongs are coalesced
- * while the transport is backed up.
+ * Writes frames to a connection's transport, in batches: the frames produced while the
+ * connection handles one read, or in one tick, go into one batch (cut at FLUSH_AT bytes),
+ * and a batch leaves in one transport write (a writev when it has several parts), so that
+ * many small messages cost one syscall. Small frames (header and payload) are written into a
+ * shared slab, masked on the way on the client side (one pass), so that consecutive frames
+ * are one buffer; large unmasked payloads are never copied. Data writes call back once the
+ * transport has room (under `budget` bytes queued); control frames are slotted in at once;
+ * pongs are coalesced while the transport is backed up.
  *
  * @see RFC 6455 §5.2 (framing), §5.3 (masking), §5.5.3 (pongs)
  */
@@ -94,8 +102,9 @@ export class FrameWriter {
   }
 
   /**
-   * Holds the batch open while the connection handles a read, so that everything its
-   * handling produces (an echo's answers) leaves in one write when `release` is called.
+   * Holds the batch open while the connection handles a read, so that what its handling
+   * produces (an echo's answers) leaves together when `release` is called (or in cuts of
+   * FLUSH_AT bytes, when it is more).
    */
   hold(): void {
     this.#holding = true;
@@ -277,9 +286,12 @@ export class FrameWriter {
   }
 
   #scheduleFlush(): void {
-    if (this.#holding || this.#flushScheduled) return;
-    this.#flushScheduled = true;
-    process.nextTick(flushOnNextTick, this);
+    if (this.#pending >= FLUSH_AT) {
+      this.flush();
+    } else if (!this.#holding && !this.#flushScheduled) {
+      this.#flushScheduled = true;
+      process.nextTick(flushOnNextTick, this);
+    }
   }
 }
 

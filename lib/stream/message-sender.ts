@@ -63,7 +63,7 @@ export class MessageSender {
     this.#writer?.hold();
   }
 
-  /** Ends a `hold`: what the read produced leaves in one write. */
+  /** Ends a `hold`: what the read produced leaves (see FrameWriter.release). */
   release(): void {
     this.#holding = false;
     this.#writer?.release();

@@ -1,7 +1,7 @@
 /**
  * FrameWriter over a recording transport: what leaves is checked with the reference wire
  * reader (test/helpers/wire-reader.ts, no code shared with lib/), and how it leaves with the
- * transport's own calls: a batch is one _write or one _writev, large unmasked payloads are
+ * transport's own calls: a batch is one _write or one _writev (cut at FLUSH_AT), large unmasked payloads are
  * the application's Buffers themselves, data writes wait for room, pongs are coalesced.
  */
 import { Duplex } from 'node:stream';
@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import type { Frame } from '../../lib/protocol/frame.js';
 import { Opcode } from '../../lib/protocol/opcodes.js';
 import { outboundReleased, type WriterOwner } from '../../lib/stream/connection-hooks.js';
-import { FrameWriter } from '../../lib/stream/frame-writer.js';
+import { FLUSH_AT, FrameWriter } from '../../lib/stream/frame-writer.js';
 import { counting } from '../helpers/frames.js';
 import { type WireFrame, WireReader } from '../helpers/wire-reader.js';
 
@@ -76,6 +76,19 @@ function writer(options: { mask?: boolean; budget?: number; highWaterMark?: numb
 }
 
 const noop = () => {};
+
+/**
+ * Every write but the last carries FLUSH_AT bytes or more, and none more than the frame that
+ * reached FLUSH_AT added (`largestFrame`, header included): the batch is cut as soon as it can be.
+ */
+function expectCutAtFlushAt(calls: readonly Buffer[][], largestFrame: number): void {
+  const sizes = calls.map((parts) => parts.reduce((sum, part) => sum + part.length, 0));
+  expect(sizes.length).toBeGreaterThan(1);
+  for (const size of sizes.slice(0, -1)) {
+    expect(size).toBeGreaterThanOrEqual(FLUSH_AT);
+    expect(size).toBeLessThan(FLUSH_AT + largestFrame);
+  }
+}
 const shape = (f: WireFrame) =>
   `${f.fin ? 'F' : '-'}${+f.rsv1}${+f.rsv2}${+f.rsv3} op${f.opcode} ${f.masked ? 'M' : 'U'} ${f.payload.length}`;
 
@@ -91,7 +104,9 @@ describe('FrameWriter: batching', () => {
   for (const mask of [false, true]) {
     it(`${mask ? 'masked' : 'unmasked'}: 200 messages written in one tick leave in one transport write`, async () => {
       const { sink, writer: w } = writer({ mask });
-      const payloads = Array.from({ length: 200 }, (_, i) => counting(i % 3 === 0 ? i * 7 : i, i));
+      const payloads = Array.from({ length: 200 }, (_, i) =>
+        counting(i % 3 === 0 ? i : i % 100, i),
+      );
       for (const [i, p] of payloads.entries()) {
         w.message(i % 2 === 0 ? Opcode.Text : Opcode.Binary, p, noop);
       }
@@ -109,14 +124,27 @@ describe('FrameWriter: batching', () => {
     });
   }
 
-  it('a batch larger than the shared slab still leaves in one write (several parts)', async () => {
-    const { sink, writer: w } = writer();
-    const payload = counting(1000);
-    for (let i = 0; i < 300; i++) w.message(Opcode.Binary, payload, noop);
+  it('a batch is cut at FLUSH_AT bytes: each write but the last carries at least that much', async () => {
+    const { sink, writer: w } = writer({ budget: 1024 * 1024 });
+    const payloads = Array.from({ length: 300 }, (_, i) => counting(1000, i));
+    for (const p of payloads) w.message(Opcode.Binary, p, noop);
+    const early = sink.calls.length;
     await tick();
-    expect(sink.calls).toHaveLength(1);
-    expect(sink.calls[0]!.length).toBeGreaterThan(1);
-    expect(sink.frames()).toHaveLength(300);
+    expect(early).toBeGreaterThan(0); // the first cuts left during the tick, not after it
+    expectCutAtFlushAt(sink.calls, 1004);
+    expect(sink.frames().map((f) => f.payload)).toEqual(payloads);
+  });
+
+  it("a read's answers (between hold and release) leave in cuts too, so the peer starts early", () => {
+    const { sink, writer: w } = writer({ mask: true, budget: 1024 * 1024 });
+    w.hold();
+    const payloads = Array.from({ length: 1000 }, (_, i) => counting(64, i));
+    for (const p of payloads) w.message(Opcode.Text, p, noop);
+    const beforeRelease = sink.calls.length;
+    w.release();
+    expect(beforeRelease).toBe(Math.floor((1000 * (64 + 6)) / FLUSH_AT));
+    expectCutAtFlushAt(sink.calls, 70);
+    expect(sink.frames().map((f) => f.payload)).toEqual(payloads);
   });
 
   it('control frames are slotted in between data frames, in order', async () => {
@@ -255,7 +283,7 @@ describe('FrameWriter: masking', () => {
     const payloads = Array.from({ length: 120 }, (_, i) => oddPayload((i * 331) % 40_000, i));
     for (const p of payloads) w.message(Opcode.Binary, p, noop);
     await tick();
-    expect(sink.calls).toHaveLength(1);
+    expectCutAtFlushAt(sink.calls, 40_000 + 14);
     const frames = sink.frames();
     expect(frames).toHaveLength(payloads.length);
     for (const [i, f] of frames.entries()) expect(f.payload.equals(payloads[i]!)).toBe(true);
