@@ -119,6 +119,7 @@ export class FrameWriter {
   /** Writes one unfragmented data frame; calls back once the transport has room. */
   message(opcode: number, payload: Buffer, callback: StreamCallback): void {
     this.#frame(0x80 | opcode, payload);
+    this.#scheduleFlush();
     this.#afterData(callback);
   }
 
@@ -129,10 +130,10 @@ export class FrameWriter {
       this.#closeRun();
       this.#parts.push(maskedFrames(frames, together));
       this.#pending += together;
-      this.#scheduleFlush();
     } else {
       for (const frame of frames) this.#frame(firstHeaderByte(frame), frame.payload);
     }
+    this.#scheduleFlush();
     this.#afterData(callback);
   }
 
@@ -149,6 +150,7 @@ export class FrameWriter {
   control(opcode: number, payload: Buffer): void {
     if (this.#transport.destroyed) return;
     this.#frame(0x80 | opcode, payload);
+    this.#scheduleFlush();
   }
 
   /**
@@ -217,7 +219,7 @@ export class FrameWriter {
     else this.#waiters.push(callback);
   }
 
-  /** Encodes one frame into the batch. */
+  /** Encodes one frame into the batch (the caller schedules the flush). */
   #frame(b0: number, payload: Buffer): void {
     const length = payload.length;
     const masked = this.#mask;
@@ -240,7 +242,6 @@ export class FrameWriter {
       this.#parts.push(payload);
       this.#pending += length;
     }
-    this.#scheduleFlush();
   }
 
   /**
@@ -285,6 +286,10 @@ export class FrameWriter {
     this.#parts.push(pins ? Buffer.from(view) : view);
   }
 
+  /**
+   * Flushes a batch that reached FLUSH_AT now, else schedules its flush. Called once per
+   * entry, not per frame: the fragments of one large message still leave in one write.
+   */
   #scheduleFlush(): void {
     if (this.#pending >= FLUSH_AT) {
       this.flush();

@@ -135,6 +135,26 @@ describe('FrameWriter: batching', () => {
     expect(sink.frames().map((f) => f.payload)).toEqual(payloads);
   });
 
+  it('the fragments of one large message leave in one write: the cut falls between messages', async () => {
+    const { sink, writer: w } = writer({ budget: 1024 * 1024 });
+    const payload = counting(1024 * 1024);
+    const frames: Frame[] = [];
+    for (let at = 0; at < payload.length; at += 16 * 1024) {
+      frames.push({
+        fin: at + 16 * 1024 === payload.length,
+        rsv1: false,
+        rsv2: false,
+        rsv3: false,
+        opcode: at === 0 ? Opcode.Binary : Opcode.Continuation,
+        payload: payload.subarray(at, at + 16 * 1024),
+      });
+    }
+    w.frames(frames, noop);
+    await tick();
+    expect(sink.calls).toHaveLength(1);
+    expect(Buffer.concat(sink.frames().map((f) => f.payload)).equals(payload)).toBe(true);
+  });
+
   it("a read's answers (between hold and release) leave in cuts too, so the peer starts early", () => {
     const { sink, writer: w } = writer({ mask: true, budget: 1024 * 1024 });
     w.hold();
