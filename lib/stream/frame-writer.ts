@@ -13,11 +13,13 @@ import { outboundReleased, type WriterOwner } from './connection-hooks.js';
  */
 const SLAB_SIZE = 120 * 1024;
 /**
- * A batch that reaches this size leaves at once instead of at the end of the read or tick,
- * so that the peer works on its first part while we produce the rest: two processes echoing
- * to each other then overlap rather than take turns (a whole window in one write leaves each
- * idle while the other works). Half of the 64 KiB a socket read returns: one read's answers
- * leave in about two writes, still one syscall for hundreds of small frames.
+ * The answers to a read leave as soon as they reach this size instead of at the end of the
+ * read, so that the peer, which waits for them, works on the first part while we produce the
+ * rest: two processes echoing to each other then overlap rather than take turns (a whole
+ * window in one write leaves each idle while the other works). Half of the 64 KiB a socket
+ * read returns: one read's answers leave in about two writes, still one syscall for hundreds
+ * of small frames. Writes made outside a read (a broadcast, a loop of sends) stay one batch
+ * per tick: there the number of syscalls is the cost (a burst to 10,000 connections).
  */
 export const FLUSH_AT = 32 * 1024;
 /** Unmasked payloads up to this size are copied next to their header: one part, not two. */
@@ -53,7 +55,7 @@ function flushOnNextTick(writer: FrameWriter): void {
 
 /**
  * Writes frames to a connection's transport, in batches: the frames produced while the
- * connection handles one read, or in one tick, go into one batch (cut at FLUSH_AT bytes),
+ * connection handles one read (cut at FLUSH_AT bytes), or in one tick, go into one batch,
  * and a batch leaves in one transport write (a writev when it has several parts), so that
  * many small messages cost one syscall. Small frames (header and payload) are written into a
  * shared slab, masked on the way on the client side (one pass), so that consecutive frames
@@ -287,13 +289,14 @@ export class FrameWriter {
   }
 
   /**
-   * Flushes a batch that reached FLUSH_AT now, else schedules its flush. Called once per
-   * entry, not per frame: the fragments of one large message still leave in one write.
+   * Inside a read, flushes a batch that reached FLUSH_AT; outside one, schedules the flush
+   * for the end of the tick. Called once per entry, not per frame: the fragments of one
+   * large message still leave in one write.
    */
   #scheduleFlush(): void {
-    if (this.#pending >= FLUSH_AT) {
-      this.flush();
-    } else if (!this.#holding && !this.#flushScheduled) {
+    if (this.#holding) {
+      if (this.#pending >= FLUSH_AT) this.flush();
+    } else if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       process.nextTick(flushOnNextTick, this);
     }

@@ -1,7 +1,8 @@
 /**
  * FrameWriter over a recording transport: what leaves is checked with the reference wire
  * reader (test/helpers/wire-reader.ts, no code shared with lib/), and how it leaves with the
- * transport's own calls: a batch is one _write or one _writev (cut at FLUSH_AT), large unmasked payloads are
+ * transport's own calls: a batch is one _write or one _writev (a read's answers are cut at
+ * FLUSH_AT), large unmasked payloads are
  * the application's Buffers themselves, data writes wait for room, pongs are coalesced.
  */
 import { Duplex } from 'node:stream';
@@ -104,9 +105,7 @@ describe('FrameWriter: batching', () => {
   for (const mask of [false, true]) {
     it(`${mask ? 'masked' : 'unmasked'}: 200 messages written in one tick leave in one transport write`, async () => {
       const { sink, writer: w } = writer({ mask });
-      const payloads = Array.from({ length: 200 }, (_, i) =>
-        counting(i % 3 === 0 ? i : i % 100, i),
-      );
+      const payloads = Array.from({ length: 200 }, (_, i) => counting(i % 3 === 0 ? i * 7 : i, i));
       for (const [i, p] of payloads.entries()) {
         w.message(i % 2 === 0 ? Opcode.Text : Opcode.Binary, p, noop);
       }
@@ -124,47 +123,14 @@ describe('FrameWriter: batching', () => {
     });
   }
 
-  it('a batch is cut at FLUSH_AT bytes: each write but the last carries at least that much', async () => {
-    const { sink, writer: w } = writer({ budget: 1024 * 1024 });
-    const payloads = Array.from({ length: 300 }, (_, i) => counting(1000, i));
-    for (const p of payloads) w.message(Opcode.Binary, p, noop);
-    const early = sink.calls.length;
-    await tick();
-    expect(early).toBeGreaterThan(0); // the first cuts left during the tick, not after it
-    expectCutAtFlushAt(sink.calls, 1004);
-    expect(sink.frames().map((f) => f.payload)).toEqual(payloads);
-  });
-
-  it('the fragments of one large message leave in one write: the cut falls between messages', async () => {
-    const { sink, writer: w } = writer({ budget: 1024 * 1024 });
-    const payload = counting(1024 * 1024);
-    const frames: Frame[] = [];
-    for (let at = 0; at < payload.length; at += 16 * 1024) {
-      frames.push({
-        fin: at + 16 * 1024 === payload.length,
-        rsv1: false,
-        rsv2: false,
-        rsv3: false,
-        opcode: at === 0 ? Opcode.Binary : Opcode.Continuation,
-        payload: payload.subarray(at, at + 16 * 1024),
-      });
-    }
-    w.frames(frames, noop);
+  it('a batch larger than the shared slab still leaves in one write (several parts)', async () => {
+    const { sink, writer: w } = writer();
+    const payload = counting(1000);
+    for (let i = 0; i < 300; i++) w.message(Opcode.Binary, payload, noop);
     await tick();
     expect(sink.calls).toHaveLength(1);
-    expect(Buffer.concat(sink.frames().map((f) => f.payload)).equals(payload)).toBe(true);
-  });
-
-  it("a read's answers (between hold and release) leave in cuts too, so the peer starts early", () => {
-    const { sink, writer: w } = writer({ mask: true, budget: 1024 * 1024 });
-    w.hold();
-    const payloads = Array.from({ length: 1000 }, (_, i) => counting(64, i));
-    for (const p of payloads) w.message(Opcode.Text, p, noop);
-    const beforeRelease = sink.calls.length;
-    w.release();
-    expect(beforeRelease).toBe(Math.floor((1000 * (64 + 6)) / FLUSH_AT));
-    expectCutAtFlushAt(sink.calls, 70);
-    expect(sink.frames().map((f) => f.payload)).toEqual(payloads);
+    expect(sink.calls[0]!.length).toBeGreaterThan(1);
+    expect(sink.frames()).toHaveLength(300);
   });
 
   it('control frames are slotted in between data frames, in order', async () => {
@@ -250,6 +216,43 @@ describe('FrameWriter: hold / release', () => {
     w.release();
     expect(sink.calls).toHaveLength(0);
   });
+
+  it("a read's answers leave in cuts of FLUSH_AT bytes, so that the peer starts on them early", () => {
+    const { sink, writer: w } = writer({ mask: true, budget: 1024 * 1024 });
+    w.hold();
+    const payloads = Array.from({ length: 1000 }, (_, i) => counting(64, i));
+    for (const p of payloads) w.message(Opcode.Text, p, noop);
+    const beforeRelease = sink.calls.length;
+    w.release();
+    expect(beforeRelease).toBe(Math.floor((1000 * (64 + 6)) / FLUSH_AT));
+    expectCutAtFlushAt(sink.calls, 64 + 6);
+    expect(sink.frames().map((f) => f.payload)).toEqual(payloads);
+  });
+
+  it('the cut falls between entries: the fragments of one large message leave in one write', () => {
+    const { sink, writer: w } = writer({ budget: 1024 * 1024 });
+    const payload = counting(1024 * 1024);
+    const frames: Frame[] = [];
+    for (let at = 0; at < payload.length; at += 16 * 1024) {
+      frames.push({
+        fin: at + 16 * 1024 === payload.length,
+        rsv1: false,
+        rsv2: false,
+        rsv3: false,
+        opcode: at === 0 ? Opcode.Binary : Opcode.Continuation,
+        payload: payload.subarray(at, at + 16 * 1024),
+      });
+    }
+    w.hold();
+    w.frames(frames, noop);
+    w.message(Opcode.Text, Buffer.from('after'), noop);
+    w.release();
+    expect(sink.calls).toHaveLength(2);
+    expect(sink.calls[0]).toHaveLength(2 * frames.length);
+    const received = sink.frames();
+    expect(Buffer.concat(received.slice(0, -1).map((f) => f.payload)).equals(payload)).toBe(true);
+    expect(received.at(-1)!.payload.toString()).toBe('after');
+  });
 });
 
 describe('FrameWriter: masking', () => {
@@ -303,7 +306,7 @@ describe('FrameWriter: masking', () => {
     const payloads = Array.from({ length: 120 }, (_, i) => oddPayload((i * 331) % 40_000, i));
     for (const p of payloads) w.message(Opcode.Binary, p, noop);
     await tick();
-    expectCutAtFlushAt(sink.calls, 40_000 + 14);
+    expect(sink.calls).toHaveLength(1);
     const frames = sink.frames();
     expect(frames).toHaveLength(payloads.length);
     for (const [i, f] of frames.entries()) expect(f.payload.equals(payloads[i]!)).toBe(true);
