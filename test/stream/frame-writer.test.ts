@@ -2,8 +2,8 @@
  * FrameWriter over a recording transport: what leaves is checked with the reference wire
  * reader (test/helpers/wire-reader.ts, no code shared with lib/), and how it leaves with the
  * transport's own calls: a batch is one _write or one _writev (a read's answers are cut at
- * FLUSH_AT), large unmasked payloads are
- * the application's Buffers themselves, data writes wait for room, pongs are coalesced.
+ * FLUSH_AT), large unmasked payloads are the application's Buffers themselves, data writes
+ * wait for room, pongs are coalesced.
  */
 import { Duplex } from 'node:stream';
 import { setImmediate as tick } from 'node:timers/promises';
@@ -78,6 +78,9 @@ function writer(options: { mask?: boolean; budget?: number; highWaterMark?: numb
 
 const noop = () => {};
 
+const shape = (f: WireFrame) =>
+  `${f.fin ? 'F' : '-'}${+f.rsv1}${+f.rsv2}${+f.rsv3} op${f.opcode} ${f.masked ? 'M' : 'U'} ${f.payload.length}`;
+
 /**
  * Every write but the last carries FLUSH_AT bytes or more, and none more than the frame that
  * reached FLUSH_AT added (`largestFrame`, header included): the batch is cut as soon as it can be.
@@ -90,8 +93,6 @@ function expectCutAtFlushAt(calls: readonly Buffer[][], largestFrame: number): v
     expect(size).toBeLessThan(FLUSH_AT + largestFrame);
   }
 }
-const shape = (f: WireFrame) =>
-  `${f.fin ? 'F' : '-'}${+f.rsv1}${+f.rsv2}${+f.rsv3} op${f.opcode} ${f.masked ? 'M' : 'U'} ${f.payload.length}`;
 
 /** A payload at an odd offset of its own memory, so that no alignment is given for free. */
 function oddPayload(length: number, start = 0): Buffer {
