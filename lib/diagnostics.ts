@@ -1,6 +1,7 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { Duplex as NodeDuplex } from 'node:stream';
 import { debuglog } from 'node:util';
+import { HandshakeError } from './protocol/errors.js';
 
 /**
  * The names of the `node:diagnostics_channel` channels this library publishes on, so that
@@ -164,6 +165,16 @@ export function publishClientHandshakeEnd(
     remoteAddress: undefined,
     durationMs: Date.now() - startedAt,
   } satisfies HandshakeEndMessage);
+}
+
+/**
+ * Publishes a client's failed opening handshake: the refusal's status when the server
+ * answered (a HandshakeError's), else 0. Call it only when `channels.handshakeEnd.hasSubscribers`.
+ */
+export function publishClientHandshakeFailure(url: string, startedAt: number, err: unknown): void {
+  const status = err instanceof HandshakeError ? err.status : 0;
+  const error = err instanceof Error ? err : new Error(String(err));
+  publishClientHandshakeEnd(url, startedAt, status, error, undefined, []);
 }
 
 const observed = new WeakMap<object, ObservedConnection>();

@@ -7,7 +7,12 @@ import https from 'node:https';
 import { isIP } from 'node:net';
 import type { Duplex as NodeDuplex } from 'node:stream';
 import tls from 'node:tls';
-import { channels, type HandshakeStartMessage, publishClientHandshakeEnd } from '../diagnostics.js';
+import {
+  channels,
+  type HandshakeStartMessage,
+  publishClientHandshakeEnd,
+  publishClientHandshakeFailure,
+} from '../diagnostics.js';
 import type { Extension, ExtensionFactory } from '../extensions/extension.js';
 import {
   acceptExtensions,
@@ -307,11 +312,14 @@ class ClientHandshake {
     this.#cleanUp();
     this.#settled = true;
     if (channels.handshakeEnd.hasSubscribers) {
-      this.#publishEnd(
+      const agreed = extensions.map((e) => e.name);
+      publishClientHandshakeEnd(
+        this.#target.href,
+        this.#started,
         101,
         undefined,
         protocol ?? '',
-        extensions.map((e) => e.name),
+        agreed,
       );
     }
     const connection = new WebSocketConnection(socket, {
@@ -430,27 +438,9 @@ class ClientHandshake {
     this.#tunnel?.destroy();
     if (destroyRequest) this.#request?.destroy();
     if (channels.handshakeEnd.hasSubscribers) {
-      const status = err instanceof HandshakeError ? err.status : 0;
-      this.#publishEnd(status, err instanceof Error ? err : new Error(String(err)), undefined, []);
+      publishClientHandshakeFailure(this.#target.href, this.#started, err);
     }
     this.#reject(err);
-  }
-
-  /** Tells diagnostics_channel subscribers how the handshake ended. */
-  #publishEnd(
-    status: number,
-    error: Error | undefined,
-    protocol: string | undefined,
-    extensions: string[],
-  ): void {
-    publishClientHandshakeEnd(
-      this.#target.href,
-      this.#started,
-      status,
-      error,
-      protocol,
-      extensions,
-    );
   }
 }
 

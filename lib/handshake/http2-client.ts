@@ -5,7 +5,11 @@ import type {
   IncomingHttpStatusHeader,
   SecureClientSessionOptions,
 } from 'node:http2';
-import { channels, publishClientHandshakeEnd } from '../diagnostics.js';
+import {
+  channels,
+  publishClientHandshakeEnd,
+  publishClientHandshakeFailure,
+} from '../diagnostics.js';
 import type { Extension, ExtensionFactory } from '../extensions/extension.js';
 import {
   acceptExtensions,
@@ -362,12 +366,18 @@ class Http2ClientHandshake {
       extensions,
     });
     stream.removeListener('error', ignoreError);
-    this.#publishEnd(
-      Number(headers[':status']),
-      undefined,
-      protocol ?? '',
-      extensions.map((extension) => extension.name),
-    );
+    if (channels.handshakeEnd.hasSubscribers) {
+      const status = Number(headers[':status']);
+      const agreed = extensions.map((extension) => extension.name);
+      publishClientHandshakeEnd(
+        this.#target.href,
+        this.#startedAt ?? Date.now(),
+        status,
+        undefined,
+        protocol ?? '',
+        agreed,
+      );
+    }
     const failure = connection.closeError;
     if (failure !== undefined && connection.destroyed) {
       this.#reject(failure);
@@ -422,25 +432,12 @@ class Http2ClientHandshake {
     }
   }
 
-  /** Tells diagnostics_channel subscribers how the handshake over HTTP/2 ended (200 when accepted). */
-  #publishEnd(
-    status: number,
-    error: Error | undefined,
-    protocol: string | undefined,
-    extensions: string[],
-  ): void {
-    if (!channels.handshakeEnd.hasSubscribers) return;
-    const startedAt = this.#startedAt ?? Date.now();
-    publishClientHandshakeEnd(this.#target.href, startedAt, status, error, protocol, extensions);
-  }
-
   #fail(err: unknown): void {
     if (this.#settled) return;
     this.#settled = true;
     if (channels.handshakeEnd.hasSubscribers) {
       this.#publishStart();
-      const status = err instanceof HandshakeError ? err.status : 0;
-      this.#publishEnd(status, err instanceof Error ? err : new Error(String(err)), undefined, []);
+      publishClientHandshakeFailure(this.#target.href, this.#startedAt ?? Date.now(), err);
     }
     this.#cleanUp();
     const stream = this.#stream;

@@ -185,13 +185,8 @@ export class ConnectionCore
    * would have read no further while decoding them: see fault-deferral.ts.
    */
   [hook.failConnection](err: Error): void {
-    const fault = this.#fault;
-    if (fault !== undefined && !this.#stream.destroyed) {
-      this.#flags |= INPUT_CLOSED;
-      this.#failure ??= err;
-      if (fault.hold(err, (held) => this.fail(held))) return;
-    }
-    this.fail(err);
+    if (!this.#stream.destroyed) this.#fault?.hold(err, (held) => this.fail(held));
+    this.fail(err); // waits while the fault is held (see fail)
   }
 
   /** Registers a consumer of ours piped from the connection. */
